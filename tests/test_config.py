@@ -1,0 +1,55 @@
+import pytest
+
+from dlqa.config import load_config, parse_config, starter_config_text
+from dlqa.core.errors import ConfigError
+from dlqa.core.registry import all_specs
+
+
+def write(tmp_path, text):
+    path = tmp_path / "dlqa.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_config_resolves_relative_paths(tmp_path):
+    config = load_config(
+        write(tmp_path, '[data]\nsource = "data"\n[gates]\n"data.dark" = { level = "fail" }\n')
+    )
+    assert config.resolve(config.data.source) == tmp_path / "data"
+    assert config.gates == {"data.dark": {"level": "fail"}}
+    assert config.report.formats == ["html", "json", "junit"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[data]\nsourc = "x"\n', "data.sourc: unknown key"),
+        ("[dat]\n", "dat: unknown key"),
+        ('[execute]\nworkers = "two"\n', "execute.workers"),
+        ("[execute]\nworkers = 0\n", "execute.workers"),
+        ('[report]\nformats = ["pdf"]\n', "report.formats"),
+        ('[gates]\n"data.darkk" = {}\n', "unknown check id 'data.darkk'"),
+        ('[gates]\n"data.dark" = { max_brightnes = 3 }\n', 'gates."data.dark".max_brightnes'),
+        ('[gates]\n"data.dark" = { max_brightness = "low" }\n', "expected float"),
+        ("[data\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_config_points_to_init(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "dlqa.toml")
+    assert "dlqa init" in str(info.value)
+
+
+def test_starter_config_parses_back(tmp_path):
+    text = starter_config_text("data", name="p", summary="3 samples", specs=all_specs())
+    import tomllib
+
+    config = parse_config(tomllib.loads(text), base_dir=tmp_path)
+    assert config.data.source == "data"
+    for spec in all_specs():
+        assert f'"{spec.check_id}"' in text
