@@ -1,0 +1,32 @@
+"""Persistent results: runs, check results, dataset snapshots and content-addressed artifacts.
+
+Everything a user sees is a view of what is stored here. The schema is managed by
+Alembic migrations shipped in ``dlqa/store/migrations``; opening a database always
+upgrades it to the newest revision.
+"""
+
+from dlqa.store.artifacts import ArtifactStore
+from dlqa.store.connect import DATABASE_URL_ENV, default_database_url, redact_url
+from dlqa.store.store import (
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_RUNNING,
+    RunRecord,
+    SnapshotRecord,
+    Store,
+    open_store,
+)
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "RUN_FAILED",
+    "RUN_FINISHED",
+    "RUN_RUNNING",
+    "ArtifactStore",
+    "RunRecord",
+    "SnapshotRecord",
+    "Store",
+    "default_database_url",
+    "open_store",
+    "redact_url",
+]

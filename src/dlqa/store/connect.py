@@ -1,0 +1,135 @@
+"""Turn a database URL into a working, migrated engine, or a UsageError that says why not."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from dlqa.core.errors import UsageError
+from dlqa.store.migrate import current_revision, known_revision, upgrade_to_head
+
+DATABASE_URL_ENV = "DLQA_DATABASE_URL"
+FIX_HINT = (
+    "pass a working database URL with --db or set DLQA_DATABASE_URL, e.g. "
+    "sqlite:///path/to/dlqa.db or postgresql+psycopg://user@host/dbname"
+)
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def default_database_url(project_dir: Path) -> str:
+    """``DLQA_DATABASE_URL`` if set, else a SQLite file in ``<project_dir>/.dlqa``."""
+    from_env = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if from_env:
+        return from_env
+    database = Path(project_dir).resolve() / ".dlqa" / "dlqa.db"
+    return f"sqlite:///{database.as_posix()}"
+
+
+def redact_url(raw_url: str) -> str:
+    """The URL as it can be shown to a person: any password replaced by ``***``."""
+    try:
+        return make_url(raw_url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return _PASSWORD_IN_URL.sub(r"\1***@", raw_url)
+
+
+def open_engine(raw_url: str) -> Engine:
+    """An engine for ``raw_url`` whose schema is at the newest revision."""
+    shown = redact_url(raw_url)
+    url = _parse(raw_url, shown)
+    _ensure_sqlite_folder(url, shown)
+    try:
+        engine = create_engine(url)
+    except NoSuchModuleError as exc:
+        raise UsageError(f"unknown database driver in {shown}: {exc}", hint=FIX_HINT) from exc
+    except ImportError as exc:
+        raise UsageError(
+            f"the database driver for {shown} is not installed ({exc})",
+            hint="install the driver (for PostgreSQL: pip install 'dlqa[postgres]'), or pass "
+            "another URL with --db or DLQA_DATABASE_URL",
+        ) from exc
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise UsageError(f"cannot use database URL {shown}: {exc}", hint=FIX_HINT) from exc
+    if engine.dialect.name == "sqlite":
+        _make_sqlite_behave(engine)
+    try:
+        _migrate(engine, shown)
+    except UsageError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise UsageError(f"cannot open the dlqa database {shown}: {reason}", hint=FIX_HINT) from exc
+    return engine
+
+
+def _parse(raw_url: str, shown: str) -> URL:
+    if not raw_url or not raw_url.strip():
+        raise UsageError("the database URL is empty", hint=FIX_HINT)
+    try:
+        return make_url(raw_url.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise UsageError(f"cannot parse database URL {shown!r}", hint=FIX_HINT) from exc
+
+
+def _ensure_sqlite_folder(url: URL, shown: str) -> None:
+    # SQLite creates the file but not its folder; a missing folder is the usual first-run case.
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if url.database.startswith("file:"):
+        return  # a SQLite URI: leave it to SQLite
+    folder = Path(url.database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the folder {folder} for the dlqa database {shown}: {exc.strerror}",
+            hint=FIX_HINT,
+        ) from exc
+
+
+def _make_sqlite_behave(engine: Engine) -> None:
+    """Foreign keys enforced as on PostgreSQL, and transactional DDL so migrations are atomic.
+
+    pysqlite by default commits DDL outside any transaction; taking over BEGIN (the
+    recipe in SQLAlchemy's SQLite docs) makes a failed migration roll back whole.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _migrate(engine: Engine, shown: str) -> None:
+    with engine.connect() as connection:
+        found = current_revision(connection)
+        connection.rollback()
+        if found is not None and not known_revision(found):
+            raise UsageError(
+                f"the dlqa database {shown} is at schema revision {found!r}, "
+                "which this version of dlqa does not know",
+                hint="upgrade dlqa, or point --db / DLQA_DATABASE_URL at another database",
+            )
+        is_sqlite = engine.dialect.name == "sqlite"
+        raw = connection.connection.dbapi_connection
+        if is_sqlite and raw is not None:
+            # SQLite rebuilds tables to alter them; enforced foreign keys would block that.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                upgrade_to_head(connection)
+        finally:
+            if is_sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")

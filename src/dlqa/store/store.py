@@ -1,0 +1,313 @@
+"""The store: runs, their check results, dataset snapshots, and artifacts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dlqa.core.errors import UsageError
+from dlqa.core.results import CheckResult
+from dlqa.store.artifacts import ArtifactStore, is_digest
+from dlqa.store.connect import default_database_url, open_engine, redact_url
+from dlqa.store.models import ArtifactRow, ResultRow, RunRow, SnapshotRow, utc_now
+
+RUN_RUNNING = "running"
+RUN_FINISHED = "finished"
+RUN_FAILED = "failed"
+_END_STATUSES = (RUN_FINISHED, RUN_FAILED)
+
+SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
+_LATEST_REF = re.compile(r"latest(?:~(\d+))?")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    kind: str
+    command: str
+    config: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    status: str
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    id: int
+    run_id: int
+    created_at: datetime
+    source: str
+    fingerprint: str
+    n_samples: int
+    table_digest: str
+    summary: dict[str, Any]
+
+
+class Store:
+    """Typed access to one dlqa database and the artifact folder of one project."""
+
+    def __init__(self, engine: Engine, url: str, project_dir: Path) -> None:
+        self.url = url
+        self.project_dir = project_dir
+        self._engine = engine
+        # Records handed out are plain dataclasses, so rows need not outlive the session.
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.artifacts = ArtifactStore(project_dir / ".dlqa" / "artifacts", self._sessions)
+
+    # -- runs -------------------------------------------------------------------------
+
+    def start_run(self, kind: str, command: str, config: dict[str, Any]) -> int:
+        row = RunRow(
+            kind=kind,
+            command=command,
+            config=dict(config),
+            created_at=utc_now(),
+            status=RUN_RUNNING,
+        )
+        with self._sessions() as session:
+            session.add(row)
+            session.commit()
+            return row.id
+
+    def add_results(self, run_id: int, results: list[CheckResult]) -> None:
+        """Append ``results`` to the run, in order, and commit them at once.
+
+        Committing per call means results already reported survive a crash later in
+        the run; calling again appends after the ones already stored.
+        """
+        with self._sessions() as session:
+            self._require_run(session, run_id)
+            last = session.scalar(
+                select(func.max(ResultRow.position)).where(ResultRow.run_id == run_id)
+            )
+            start = -1 if last is None else last
+            for offset, result in enumerate(results, start=1):
+                data = result.to_dict()
+                session.add(
+                    ResultRow(
+                        run_id=run_id,
+                        position=start + offset,
+                        check_id=data["check_id"],
+                        status=data["status"],
+                        summary=data["summary"],
+                        value=data["value"],
+                        threshold=data["threshold"],
+                        evidence=data["evidence"],
+                        details=data["details"],
+                    )
+                )
+            session.commit()
+
+    def finish_run(self, run_id: int, status: str, exit_code: int) -> None:
+        if status not in _END_STATUSES:
+            raise ValueError(f"a run finishes as one of {_END_STATUSES}, not {status!r}")
+        with self._sessions() as session:
+            row = self._require_run(session, run_id)
+            row.status = status
+            row.exit_code = int(exit_code)
+            row.finished_at = utc_now()
+            session.commit()
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self._sessions() as session:
+            return _run_record(self._require_run(session, run_id))
+
+    def list_runs(self, kind: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first; only those of ``kind`` when given."""
+        query = select(RunRow).order_by(RunRow.id.desc())
+        if kind is not None:
+            query = query.where(RunRow.kind == kind)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            return [_run_record(row) for row in session.scalars(query)]
+
+    def results_for_run(self, run_id: int) -> list[CheckResult]:
+        with self._sessions() as session:
+            self._require_run(session, run_id)
+            rows = session.scalars(
+                select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.position)
+            )
+            return [
+                CheckResult.from_dict(
+                    {
+                        "check_id": row.check_id,
+                        "status": row.status,
+                        "summary": row.summary,
+                        "value": row.value,
+                        "threshold": row.threshold,
+                        "evidence": row.evidence,
+                        "details": row.details,
+                    }
+                )
+                for row in rows
+            ]
+
+    # -- snapshots --------------------------------------------------------------------
+
+    def add_snapshot(
+        self,
+        run_id: int,
+        source: str,
+        fingerprint: str,
+        n_samples: int,
+        table_digest: str,
+        summary: dict[str, Any],
+    ) -> int:
+        """Record a snapshot whose per-sample table was stored with ``artifacts.put_*``."""
+        with self._sessions() as session:
+            self._require_run(session, run_id)
+            if not is_digest(table_digest) or session.get(ArtifactRow, table_digest) is None:
+                raise ValueError(
+                    f"table digest {table_digest!r} is not a stored artifact; "
+                    "store the table with store.artifacts.put_file first"
+                )
+            row = SnapshotRow(
+                run_id=run_id,
+                created_at=utc_now(),
+                source=source,
+                fingerprint=fingerprint,
+                n_samples=int(n_samples),
+                table_digest=table_digest,
+                summary=dict(summary),
+            )
+            session.add(row)
+            session.commit()
+            return row.id
+
+    def get_snapshot(self, ref: int | str, *, source: str | None = None) -> SnapshotRecord:
+        """The snapshot named by ``ref``: an id, ``"latest"`` or ``"latest~N"`` (N before latest).
+
+        ``source`` narrows ``latest`` refs to the snapshots of one source; an id is
+        looked up as it is.
+        """
+        snapshot_id, back = _parse_snapshot_ref(ref)
+        with self._sessions() as session:
+            if snapshot_id is not None:
+                row = session.get(SnapshotRow, snapshot_id)
+            else:
+                query = select(SnapshotRow).order_by(SnapshotRow.id.desc())
+                if source is not None:
+                    query = query.where(SnapshotRow.source == source)
+                row = session.scalars(query.offset(back).limit(1)).first()
+            if row is None:
+                count_query = select(func.count(SnapshotRow.id))
+                if source is not None:
+                    count_query = count_query.where(SnapshotRow.source == source)
+                count = session.scalar(count_query) or 0
+                where = f" of source {source!r}" if source is not None else ""
+                raise UsageError(
+                    f"no snapshot {ref!r}{where} in {redact_url(self.url)} "
+                    f"({count} snapshot{'s' if count != 1 else ''} stored)",
+                    hint=f"{SNAPSHOTS_HINT}; refer to one by id, 'latest' or 'latest~N'",
+                )
+            return _snapshot_record(row)
+
+    def list_snapshots(self, source: str | None = None) -> list[SnapshotRecord]:
+        """Snapshots, newest first; only those of ``source`` when given."""
+        query = select(SnapshotRow).order_by(SnapshotRow.id.desc())
+        if source is not None:
+            query = query.where(SnapshotRow.source == source)
+        with self._sessions() as session:
+            return [_snapshot_record(row) for row in session.scalars(query)]
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({redact_url(self.url)!r}, project_dir={str(self.project_dir)!r})"
+
+    def _require_run(self, session: Session, run_id: int) -> RunRow:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise UsageError(
+                f"no run {run_id} in {redact_url(self.url)}",
+                hint="check the run id; runs are numbered as the commands report them",
+            )
+        return row
+
+
+def open_store(url: str | None = None, project_dir: Path | str | None = None) -> Store:
+    """Open (creating and upgrading as needed) the store of the project in ``project_dir``.
+
+    ``url`` defaults to ``DLQA_DATABASE_URL``, else ``<project_dir>/.dlqa/dlqa.db``;
+    ``project_dir`` defaults to the current directory. Artifacts always live in
+    ``<project_dir>/.dlqa/artifacts``.
+    """
+    folder = Path.cwd() if project_dir is None else Path(project_dir).expanduser()
+    folder = folder.resolve()
+    try:
+        (folder / ".dlqa").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create {folder / '.dlqa'} for the dlqa store: {exc.strerror}",
+            hint="run dlqa from a project folder you can write to",
+        ) from exc
+    resolved_url = default_database_url(folder) if url is None else url
+    return Store(open_engine(resolved_url), resolved_url, folder)
+
+
+def _parse_snapshot_ref(ref: int | str) -> tuple[int | None, int]:
+    """``(id, 0)`` for an id, ``(None, N)`` for ``latest~N``."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref, 0
+    if isinstance(ref, str):
+        text = ref.strip()
+        if text.isdigit():
+            return int(text), 0
+        match = _LATEST_REF.fullmatch(text)
+        if match:
+            return None, int(match.group(1) or 0)
+    raise UsageError(
+        f"{ref!r} is not a snapshot reference",
+        hint=f"use a snapshot id, 'latest' or 'latest~N' (N snapshots before the latest); "
+        f"{SNAPSHOTS_HINT}",
+    )
+
+
+def _run_record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        kind=row.kind,
+        command=row.command,
+        config=dict(row.config),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        status=row.status,
+        exit_code=row.exit_code,
+    )
+
+
+def _snapshot_record(row: SnapshotRow) -> SnapshotRecord:
+    return SnapshotRecord(
+        id=row.id,
+        run_id=row.run_id,
+        created_at=row.created_at,
+        source=row.source,
+        fingerprint=row.fingerprint,
+        n_samples=row.n_samples,
+        table_digest=row.table_digest,
+        summary=dict(row.summary),
+    )
