@@ -1,0 +1,153 @@
+"""Inline SVG charts for the HTML report: class balance per split, property histograms.
+
+matplotlib is imported inside the functions so that commands which write no HTML never pay
+for it. We draw on ``matplotlib.figure.Figure`` directly instead of pyplot: no global backend
+is selected or changed (a notebook's backend stays as it was), and figures are freed with the
+object instead of living in pyplot's registry.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+
+# Beyond this many classes a bar chart is unreadable; show the largest and smallest halves.
+MAX_CLASSES_SHOWN = 40
+HISTOGRAM_BINS = 30
+# Above this largest/smallest class ratio, a linear axis makes the small classes invisible.
+LOG_SCALE_RATIO = 50
+
+_SVG_RC = {
+    "svg.fonttype": "none",  # text stays text: much smaller than glyph paths, and searchable
+    "svg.hashsalt": "dlqa",  # deterministic ids, so identical inputs give identical files
+    "font.size": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _escape_mathtext(text: str) -> str:
+    # A "$" in a label would switch matplotlib to mathtext (and can fail to parse).
+    return str(text).replace("$", r"\$")
+
+
+def _figure_to_svg(figure, id_prefix: str) -> str:
+    """The figure as an SVG element fit for inlining in HTML; ids get ``id_prefix``.
+
+    Several SVGs in one page must not share clip path or marker ids, so each chart gets its
+    own prefix (deterministic, so that the same report renders to the same file).
+    """
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE
+    # Namespace declarations and RDF metadata carry URLs; HTML parses inline SVG without them.
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = re.sub(r"\s*<!--.*?-->", "", svg, flags=re.S)
+    return _make_ids_unique(svg, prefix=id_prefix)
+
+
+def _make_ids_unique(svg: str, prefix: str) -> str:
+    """Prefix every id and every ``#id`` reference to it."""
+    ids = set(re.findall(r'\sid="([^"]+)"', svg))
+    if not ids:
+        return svg
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return f"{match.group(1)}{prefix}{name}" if name in ids else match.group(0)
+
+    svg = re.sub(r'(\sid=")([^"]+)', rename, svg)
+    return re.sub(r"(#)([A-Za-z_][\w.\-]*)", rename, svg)
+
+
+def class_balance_svg(
+    class_counts: Mapping[str, Mapping[str, int]], id_prefix: str = "balance-"
+) -> str | None:
+    """Horizontal bars of samples per class, one colour per split; None when there is nothing."""
+    splits = [split for split, counts in class_counts.items() if counts]
+    if not splits:
+        return None
+    totals: dict[str, int] = {}
+    for split in splits:
+        for label, count in class_counts[split].items():
+            totals[str(label)] = totals.get(str(label), 0) + int(count)
+    labels = sorted(totals, key=lambda label: (-totals[label], label))
+    hidden = 0
+    if len(labels) > MAX_CLASSES_SHOWN:
+        half = MAX_CLASSES_SHOWN // 2
+        hidden = len(labels) - 2 * half
+        labels = labels[:half] + labels[-half:]
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_SVG_RC):
+        bar_height = 0.8 / len(splits)
+        figure = Figure(figsize=(7.0, 0.9 + 0.22 * len(labels) * max(1, len(splits) ** 0.5)))
+        axes = figure.add_subplot()
+        for index, split in enumerate(splits):
+            counts = {str(k): int(v) for k, v in class_counts[split].items()}
+            positions = [row + index * bar_height for row in range(len(labels))]
+            bars = axes.barh(
+                positions,
+                [counts.get(label, 0) for label in labels],
+                height=bar_height,
+                label=_escape_mathtext(split),
+            )
+            # The small classes are the point of this chart; their count must be readable
+            # even where the bar is a sliver.
+            axes.bar_label(bars, fontsize=6, padding=2)
+        largest = max(totals.values())
+        smallest = min((count for count in totals.values() if count > 0), default=largest)
+        if largest > LOG_SCALE_RATIO * smallest:
+            axes.set_xscale("log")
+        axes.set_yticks([row + 0.4 - bar_height / 2 for row in range(len(labels))])
+        axes.set_yticklabels([_escape_mathtext(label) for label in labels])
+        axes.invert_yaxis()  # largest class on top
+        axes.set_xlabel("samples")
+        if len(splits) > 1:
+            axes.legend(title="split", loc="lower right")
+        if hidden:
+            axes.set_title(f"{hidden} classes in the middle of the ranking not shown", loc="left")
+        return _figure_to_svg(figure, id_prefix)
+
+
+def histogram_svg(name: str, values: Sequence[float], id_prefix: str = "hist-") -> str | None:
+    """A small histogram of the finite ``values`` of one property; None when there are none."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64).ravel()
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return None
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_SVG_RC):
+        figure = Figure(figsize=(3.4, 2.2))
+        axes = figure.add_subplot()
+        low, high = float(array.min()), float(array.max())
+        bins = HISTOGRAM_BINS if high > low else 1
+        counts, edges = np.histogram(array, bins=bins)
+        axes.stairs(counts, edges, fill=True, alpha=0.8)
+        median = float(np.median(array))
+        axes.axvline(median, color="black", linewidth=0.8, linestyle="--")
+        axes.set_title(
+            f"{_escape_mathtext(name)}  (median {median:.4g}, n={array.size})", loc="left"
+        )
+        axes.set_ylabel("samples")
+        return _figure_to_svg(figure, id_prefix)
+
+
+def property_histograms_svg(properties: Mapping[str, Sequence[float]]) -> dict[str, str]:
+    """Property name -> histogram SVG, for every property that has finite values."""
+    charts = {}
+    for index, (name, values) in enumerate(properties.items()):
+        svg = histogram_svg(name, values, id_prefix=f"hist{index}-")
+        if svg is not None:
+            charts[name] = svg
+    return charts
