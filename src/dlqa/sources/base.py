@@ -1,0 +1,31 @@
+"""A sample and the source protocol every reader implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sample:
+    sample_id: str  # path relative to the source root (POSIX separators), or the manifest id
+    index: int  # position in the source
+    path: str | None = None  # absolute path of the file; None for in-memory samples
+    label: str | None = None
+    split: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    array: np.ndarray | None = None  # in-memory image (H, W) or (H, W, C), uint8
+
+
+class Source(Protocol):
+    """Anything that yields samples. ``root`` names it in reports and snapshots."""
+
+    root: str  # folder, manifest path or "<arrays>"
+    kind: str  # "folder", "manifest" or "arrays"
+
+    def __iter__(self) -> Iterator[Sample]: ...
+
+    def __len__(self) -> int: ...

@@ -1,0 +1,246 @@
+"""The demo project builder: layout, planted problems, ordinary images and determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+from scipy.ndimage import laplace
+
+from dlqa.core.errors import UsageError
+from dlqa.data.probes.phash import perceptual_hash
+from dlqa.demo import (
+    CLASS_NAMES,
+    PLANTED_PROBLEMS,
+    DemoProject,
+    build_demo_project,
+    demo_config_text,
+)
+from dlqa.sources import FolderSource
+
+PAIR_PROBLEMS = ("mislabeled", "exact_duplicates", "near_duplicate", "split_leakage")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoProject:
+    return build_demo_project(tmp_path_factory.mktemp("demo"), seed=0)
+
+
+def all_sample_ids(data_dir: Path) -> list[str]:
+    return sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+
+
+def planted_files(demo: DemoProject) -> set[str]:
+    return {ids[0] for ids in demo.planted.values()}
+
+
+def ordinary_ids(demo: DemoProject) -> list[str]:
+    return [i for i in all_sample_ids(demo.data_dir) if i not in planted_files(demo)]
+
+
+def luma(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+def class_and_split(sample_id: str) -> tuple[str, str]:
+    split, class_name, _ = sample_id.split("/")
+    return split, class_name
+
+
+def hamming(a: int, b: int) -> int:
+    return bin(a ^ b).count("1")
+
+
+def test_layout_is_split_class_folders_with_the_config(demo: DemoProject) -> None:
+    assert demo.data_dir == demo.root / "data"
+    assert sorted(p.name for p in demo.data_dir.iterdir()) == ["test", "train"]
+    for split in ("train", "test"):
+        assert sorted(p.name for p in (demo.data_dir / split).iterdir()) == sorted(CLASS_NAMES)
+    assert (demo.root / "dlqa.toml").read_text(encoding="utf-8") == demo_config_text()
+
+    ordinary = ordinary_ids(demo)
+    splits = [class_and_split(i)[0] for i in ordinary]
+    assert len(ordinary) == 10 * 60
+    assert splits.count("train") == 10 * 48 and splits.count("test") == 10 * 12
+    suffixes = {Path(i).suffix for i in ordinary}
+    assert suffixes == {".png", ".jpg"}
+
+
+def test_config_text_parses_as_toml() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads(demo_config_text())
+
+    assert config["data"]["source"] == "data"
+    assert config["gates"]["data.dark"] == {"level": "fail"}
+    assert config["gates"]["data.near_duplicates"] == {"max_fraction": 0.0}
+
+
+def test_the_folder_source_reads_the_demo(demo: DemoProject) -> None:
+    samples = list(FolderSource(demo.data_dir))
+
+    assert len(samples) == len(all_sample_ids(demo.data_dir))
+    assert {s.split for s in samples} == {"train", "test"}
+    assert {s.label for s in samples} == set(CLASS_NAMES)
+
+
+def test_planted_keys_and_ids_exist(demo: DemoProject) -> None:
+    assert tuple(demo.planted) == PLANTED_PROBLEMS
+    existing = set(all_sample_ids(demo.data_dir))
+    for problem, ids in demo.planted.items():
+        assert len(ids) == (2 if problem in PAIR_PROBLEMS else 1)
+        assert set(ids) <= existing
+    # Each plant is a separate file: no file serves two problems.
+    assert len(planted_files(demo)) == len(PLANTED_PROBLEMS)
+
+
+def test_mislabeled_copy_is_identical_bytes_in_another_class(demo: DemoProject) -> None:
+    copy, original = demo.planted["mislabeled"]
+
+    assert class_and_split(copy)[1] != class_and_split(original)[1]
+    assert (demo.data_dir / copy).read_bytes() == (demo.data_dir / original).read_bytes()
+
+
+def test_exact_duplicate_is_a_second_file_in_the_same_folder(demo: DemoProject) -> None:
+    copy, original = demo.planted["exact_duplicates"]
+
+    assert copy != original
+    assert class_and_split(copy) == class_and_split(original)
+    assert (demo.data_dir / copy).read_bytes() == (demo.data_dir / original).read_bytes()
+
+
+def test_near_duplicate_is_a_smaller_reencoded_copy(demo: DemoProject) -> None:
+    copy, original = demo.planted["near_duplicate"]
+    copy_bytes = (demo.data_dir / copy).read_bytes()
+
+    assert class_and_split(copy) == class_and_split(original)
+    assert copy_bytes != (demo.data_dir / original).read_bytes()
+    with Image.open(io.BytesIO(copy_bytes)) as near, Image.open(demo.data_dir / original) as orig:
+        assert near.format == "JPEG"
+        assert 0.85 * orig.width <= near.width <= 0.95 * orig.width
+        assert hamming(perceptual_hash(near), perceptual_hash(orig)) <= 4
+
+
+def test_split_leakage_copies_a_train_file_into_test(demo: DemoProject) -> None:
+    copy, original = demo.planted["split_leakage"]
+
+    assert class_and_split(copy) == ("test", class_and_split(original)[1])
+    assert class_and_split(original)[0] == "train"
+    assert (demo.data_dir / copy).read_bytes() == (demo.data_dir / original).read_bytes()
+
+
+def test_corrupt_file_is_a_truncated_jpeg_that_fails_to_load(
+    demo: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)  # Pillow's default
+    (corrupt,) = demo.planted["corrupt"]
+    content = (demo.data_dir / corrupt).read_bytes()
+
+    assert corrupt.endswith(".jpg")
+    assert content.startswith(b"\xff\xd8")
+    assert not content.rstrip(b"\x00").endswith(b"\xff\xd9")  # no end-of-image marker
+    with pytest.raises(OSError), Image.open(io.BytesIO(content)) as image:
+        image.load()
+
+
+def test_format_mismatch_is_a_png_named_jpg(demo: DemoProject) -> None:
+    (mismatch,) = demo.planted["format_mismatch"]
+    path = demo.data_dir / mismatch
+
+    assert path.suffix == ".jpg"
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+
+
+def test_dark_image_is_dark(demo: DemoProject) -> None:
+    (dark,) = demo.planted["dark"]
+
+    assert luma(demo.data_dir / dark).mean() < 15
+
+
+def test_ordinary_images_are_unremarkable(demo: DemoProject) -> None:
+    for sample_id in ordinary_ids(demo):
+        path = demo.data_dir / sample_id
+        with Image.open(path) as image:
+            assert image.mode == "RGB", sample_id
+            rgb = np.asarray(image, dtype=np.float32)
+        gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        assert 60 <= gray.mean() <= 190, sample_id
+        assert gray.std() >= 20, sample_id  # contrast
+        assert laplace(gray).var() >= 100, sample_id  # not blurry
+        assert (rgb.max(axis=2) - rgb.min(axis=2)).mean() >= 15, sample_id  # tinted, not gray
+
+
+def test_no_two_unplanted_images_are_near_duplicates(demo: DemoProject) -> None:
+    # Every decodable file except the planted copies: ordinary, format-mismatch and dark images.
+    copies = {demo.planted[p][0] for p in PAIR_PROBLEMS}
+    skipped = copies | set(demo.planted["corrupt"])
+    hashes = []
+    for sample_id in all_sample_ids(demo.data_dir):
+        if sample_id not in skipped:
+            with Image.open(demo.data_dir / sample_id) as image:
+                hashes.append(perceptual_hash(image))
+    hash_array = np.array(hashes, dtype=np.uint64)
+    differing = np.bitwise_xor(hash_array[:, None], hash_array[None, :])
+    distances = np.unpackbits(differing[..., None].view(np.uint8), axis=-1).sum(axis=-1)
+    np.fill_diagonal(distances, 64)
+
+    assert len(hashes) == 10 * 60 + 2
+    assert distances.min() > 10
+
+
+def test_each_planted_pair_is_close_in_phash(demo: DemoProject) -> None:
+    for problem in PAIR_PROBLEMS:
+        copy, original = demo.planted[problem]
+        with Image.open(demo.data_dir / copy) as a, Image.open(demo.data_dir / original) as b:
+            assert hamming(perceptual_hash(a), perceptual_hash(b)) <= 4, problem
+
+
+def tree_fingerprint(data_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for sample_id in all_sample_ids(data_dir):
+        digest.update(sample_id.encode() + b"\0" + (data_dir / sample_id).read_bytes())
+    return digest.hexdigest()
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
+    first = build_demo_project(tmp_path / "a", seed=3, n_per_class=8)
+    second = build_demo_project(tmp_path / "b", seed=3, n_per_class=8)
+    other = build_demo_project(tmp_path / "c", seed=4, n_per_class=8)
+
+    assert first.planted == second.planted
+    assert tree_fingerprint(first.data_dir) == tree_fingerprint(second.data_dir)
+    assert tree_fingerprint(first.data_dir) != tree_fingerprint(other.data_dir)
+
+
+def test_small_build_has_all_plants_and_the_split_ratio(tmp_path: Path) -> None:
+    demo = build_demo_project(tmp_path, seed=1, n_per_class=5)
+
+    ordinary = ordinary_ids(demo)
+    assert len(ordinary) == 50
+    assert sum(class_and_split(i)[0] == "test" for i in ordinary) == 10
+    assert tuple(demo.planted) == PLANTED_PROBLEMS
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
+    build_demo_project(tmp_path, seed=0, n_per_class=5)
+    (tmp_path / "data" / "stray.txt").write_text("left over")
+
+    with pytest.raises(UsageError, match="already holds a demo project"):
+        build_demo_project(tmp_path, seed=0, n_per_class=5)
+    rebuilt = build_demo_project(tmp_path, seed=0, n_per_class=5, overwrite=True)
+
+    assert not (rebuilt.data_dir / "stray.txt").exists()
+    assert len(all_sample_ids(rebuilt.data_dir)) == 50 + len(PLANTED_PROBLEMS)
+
+
+@pytest.mark.parametrize("n_per_class", [4, 171])
+def test_n_per_class_out_of_range_is_a_usage_error(tmp_path: Path, n_per_class: int) -> None:
+    with pytest.raises(UsageError, match="n_per_class must be between 5 and 170"):
+        build_demo_project(tmp_path, n_per_class=n_per_class)

@@ -1,0 +1,158 @@
+"""FolderSource: class layouts, split layouts, ordering and bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlqa.core.errors import UsageError
+from dlqa.sources import FolderSource
+
+
+def touch(root: Path, *relative_paths: str) -> None:
+    for relative in relative_paths:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not decoded by the source")
+
+
+def test_class_layout_yields_sorted_samples_with_labels(tmp_path: Path) -> None:
+    touch(tmp_path, "dog/b.png", "cat/z.JPG", "cat/a.jpeg", "dog/a.webp")
+
+    samples = list(FolderSource(tmp_path))
+
+    assert [s.sample_id for s in samples] == ["cat/a.jpeg", "cat/z.JPG", "dog/a.webp", "dog/b.png"]
+    assert [s.label for s in samples] == ["cat", "cat", "dog", "dog"]
+    assert [s.index for s in samples] == [0, 1, 2, 3]
+    assert all(s.split is None for s in samples)
+    assert samples[0].path == str((tmp_path / "cat" / "a.jpeg").resolve())
+    assert Path(samples[0].path).is_file()
+
+
+def test_split_layout_keeps_the_folder_spelling_as_split(tmp_path: Path) -> None:
+    touch(tmp_path, "Train/cat/1.png", "Train/dog/2.png", "VAL/cat/3.png", "test/dog/4.bmp")
+
+    source = FolderSource(tmp_path)
+    samples = list(source)
+
+    assert source.has_splits
+    assert source.kind == "folder"
+    assert {(s.sample_id, s.split, s.label) for s in samples} == {
+        ("Train/cat/1.png", "Train", "cat"),
+        ("Train/dog/2.png", "Train", "dog"),
+        ("VAL/cat/3.png", "VAL", "cat"),
+        ("test/dog/4.bmp", "test", "dog"),
+    }
+
+
+def test_folders_that_are_not_all_split_names_are_classes(tmp_path: Path) -> None:
+    touch(tmp_path, "train/cat/1.png", "zebra/2.png")
+
+    samples = list(FolderSource(tmp_path))
+
+    assert [(s.label, s.split) for s in samples] == [("train", None), ("zebra", None)]
+    assert samples[0].sample_id == "train/cat/1.png"
+
+
+def test_nested_folders_take_the_class_folder_label(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/indoor/1.png", "cat/2.png")
+
+    samples = list(FolderSource(tmp_path))
+
+    assert [(s.sample_id, s.label) for s in samples] == [
+        ("cat/2.png", "cat"),
+        ("cat/indoor/1.png", "cat"),
+    ]
+
+
+def test_skips_hidden_entries_and_non_image_files(tmp_path: Path) -> None:
+    touch(
+        tmp_path,
+        "cat/1.png",
+        "cat/.2.png",
+        "cat/notes.txt",
+        ".cache/x/3.png",
+        "cat/.thumbs/4.png",
+        "README.md",
+    )
+
+    assert [s.sample_id for s in FolderSource(tmp_path)] == ["cat/1.png"]
+
+
+def test_every_image_extension_is_read_case_insensitively(tmp_path: Path) -> None:
+    names = ["a.jpg", "b.JPEG", "c.jpe", "d.jfif", "e.Png", "f.gif", "g.bmp", "h.webp"]
+    names += ["i.tif", "j.TIFF"]
+    touch(tmp_path, *(f"cls/{name}" for name in names))
+
+    assert len(FolderSource(tmp_path)) == len(names)
+
+
+def test_order_is_the_same_whatever_the_creation_order(tmp_path: Path) -> None:
+    names = [f"cls{c}/img{i}.png" for c in range(3) for i in range(20)]
+    touch(tmp_path / "forward", *names)
+    touch(tmp_path / "backward", *reversed(names))
+
+    forward = [s.sample_id for s in FolderSource(tmp_path / "forward")]
+    backward = [s.sample_id for s in FolderSource(tmp_path / "backward")]
+
+    assert forward == backward == sorted(names)
+
+
+def test_source_can_be_iterated_twice(tmp_path: Path) -> None:
+    touch(tmp_path, "a/1.png", "b/2.png")
+    source = FolderSource(tmp_path)
+
+    assert list(source) == list(source)
+    assert len(source) == 2
+
+
+def test_images_directly_in_root_are_rejected_with_the_layout(tmp_path: Path) -> None:
+    touch(tmp_path, "loose.png", "cat/1.png")
+
+    with pytest.raises(UsageError) as error:
+        FolderSource(tmp_path)
+
+    message = str(error.value)
+    assert "'loose.png'" in message
+    assert "root/<class>/<image>" in message
+
+
+def test_images_directly_in_a_split_folder_are_rejected(tmp_path: Path) -> None:
+    touch(tmp_path, "train/loose.png", "train/cat/1.png")
+
+    with pytest.raises(UsageError, match=r"directly in split folder .*'loose.png'"):
+        FolderSource(tmp_path)
+
+
+def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        FolderSource(tmp_path / "nowhere")
+
+
+def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("x")
+
+    with pytest.raises(UsageError) as error:
+        FolderSource(tmp_path / "data.txt")
+
+    assert "is a file, not a folder" in str(error.value)
+    assert "manifest" in str(error.value)
+
+
+def test_folder_without_images_explains_the_expected_layout(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/readme.txt")
+
+    with pytest.raises(UsageError) as error:
+        FolderSource(tmp_path)
+
+    assert "no image files found" in str(error.value)
+    assert "root/<split>/<class>/<image>" in str(error.value)
+    assert ".png" in str(error.value)
+
+
+def test_symlink_loop_does_not_recurse_forever(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/1.png")
+    (tmp_path / "cat" / "again").symlink_to(tmp_path / "cat", target_is_directory=True)
+
+    assert [s.sample_id for s in FolderSource(tmp_path)] == ["cat/1.png"]

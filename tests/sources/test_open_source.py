@@ -1,0 +1,52 @@
+"""open_source: choosing the reader from what the path is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlqa.core.errors import UsageError
+from dlqa.sources import FolderSource, ManifestSource, open_source
+
+
+def test_folder_opens_a_folder_source(tmp_path: Path) -> None:
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "1.png").write_bytes(b"x")
+
+    source = open_source(str(tmp_path))
+
+    assert isinstance(source, FolderSource)
+    assert [s.label for s in source] == ["cat"]
+
+
+@pytest.mark.parametrize("name", ["m.csv", "M.CSV"])
+def test_manifest_file_opens_a_manifest_source_with_column_options(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / name).write_text("file,cls,part\na.png,cat,val\n")
+
+    source = open_source(
+        tmp_path / name, path_column="file", label_column="cls", split_column="part"
+    )
+
+    assert isinstance(source, ManifestSource)
+    assert [(s.sample_id, s.label, s.split) for s in source] == [("a.png", "cat", "val")]
+
+
+def test_other_files_are_rejected_with_what_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+
+    with pytest.raises(UsageError) as error:
+        open_source(tmp_path / "notes.txt")
+
+    message = str(error.value)
+    assert "neither a folder nor a manifest" in message
+    assert "'.txt'" in message
+    assert ".parquet" in message and "root/<class>/<image>" in message
+
+
+def test_missing_path_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        open_source(tmp_path / "nothing-here")
