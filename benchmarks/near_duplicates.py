@@ -1,0 +1,88 @@
+"""Time, peak memory and recall of find_near_duplicate_pairs on a million random hashes.
+
+Random 64-bit hashes (seeded) with planted pairs at every distance 0..max_distance; the search
+must return every planted pair (recall 1.0). Peak memory is the process's resident high-water
+mark (VmHWM) minus the mark before the search.
+
+    python benchmarks/near_duplicates.py [--n 1000000] [--planted 1000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, find_near_duplicate_pairs
+
+
+def peak_rss_mb() -> float:
+    """Resident-memory high-water mark of this process (Linux), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def hashes_with_planted_pairs(
+    n: int, planted: int, max_distance: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """n random hashes; ``planted`` disjoint (i, j) pairs with j = i with k bits flipped."""
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, np.iinfo(np.uint64).max, n, dtype=np.uint64, endpoint=True)
+    positions = rng.choice(n, size=2 * planted, replace=False).reshape(planted, 2)
+    for number, (source, copy) in enumerate(positions):
+        flips = rng.choice(64, size=number % (max_distance + 1), replace=False)
+        mask = np.uint64(sum(1 << int(bit) for bit in flips))
+        hashes[copy] = hashes[source] ^ mask
+    return hashes, np.sort(positions, axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--planted", type=int, default=1_000)
+    parser.add_argument("--max-distance", type=int, default=DEFAULT_MAX_DISTANCE)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    hashes, planted = hashes_with_planted_pairs(args.n, args.planted, args.max_distance, args.seed)
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    pairs, distances = find_near_duplicate_pairs(hashes, args.max_distance)
+    seconds = time.perf_counter() - started
+    peak_extra = peak_rss_mb() - rss_before
+
+    n = np.int64(args.n)
+    found = set((pairs[:, 0] * n + pairs[:, 1]).tolist())
+    recalled = sum(int(i * n + j) in found for i, j in planted)
+    recall = recalled / len(planted)
+    print(
+        f"{args.n:,} hashes, max distance {args.max_distance}: {seconds:.1f} s, "
+        f"peak RSS {peak_rss_mb():.0f} MiB ({peak_extra:.0f} MiB above the mark before the "
+        f"search); {len(pairs):,} pairs found (distance histogram "
+        f"{np.bincount(distances, minlength=args.max_distance + 1).tolist()}); "
+        f"planted pairs recalled {recalled}/{len(planted)}"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "near_duplicates",
+                "n_hashes": args.n,
+                "max_distance": args.max_distance,
+                "seconds": round(seconds, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "peak_rss_above_start_mb": round(peak_extra, 1),
+                "planted_pairs": len(planted),
+                "recall": recall,
+                "pairs_found": len(pairs),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
