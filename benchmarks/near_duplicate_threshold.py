@@ -2,11 +2,12 @@
 
 Builds unrelated images offline (crops of bundled photographs plus generated scenes), makes
 each one's transformed copies (90 % resize, JPEG q60, +10 % brightness, 2.5 % border crop kept
-at the smaller size), hashes everything with the probes' perceptual_hash and prints:
-distances image -> copy per transform, distances between unrelated images, the expected
-false pairs per million images at candidate thresholds, and the chosen threshold: the largest
-one whose unrelated-pair rate stays within MAX_UNRELATED_PAIR_RATE (catching every copy is not
-possible without pairing many unrelated images, because of the 2.5 % crop's tail).
+at the smaller size), saves each as a PNG and probes it exactly as `dlqa data profile` does
+(decode at the working size, full-image and centre hashes). The distance of a pair is what
+the near-duplicate check uses: the smallest of full-vs-full and full-vs-centre either way.
+Prints the distances image -> copy per transform, the distances between unrelated images, the
+expected false pairs per million images at candidate thresholds, and the chosen threshold:
+the smallest that catches every copy with MARGIN_BITS to spare.
 
     python benchmarks/near_duplicate_threshold.py [--seed 0] [--crops-per-photo 80]
         [--procedural-per-kind 600]
@@ -15,6 +16,7 @@ possible without pairing many unrelated images, because of the 2.5 % crop's tail
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -27,27 +29,55 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _images import EXTRA_TRANSFORMS, TRANSFORMS, unrelated_images  # noqa: E402
 
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, hamming_distance  # noqa: E402
-from dlqa.data.probes.phash import perceptual_hash  # noqa: E402
+from dlqa.data.probes.image import probe_image_bytes  # noqa: E402
 
 MARGIN_BITS = 2  # pHash sets 32 of 64 bits, so distances move in steps of 2
 DATASET_SIZE = 1_000_000
-# At most one unrelated pair in 500,000 (about one false partner per image at 500k images).
-MAX_UNRELATED_PAIR_RATE = 2e-6
 
 
-def unrelated_distance_histogram(hashes: np.ndarray, categories: np.ndarray) -> tuple:
-    """Counts of distances 0..64 over unrelated pairs, and the closest pair per category pair."""
+def probe_hashes(image) -> tuple[int, int]:  # noqa: ANN001
+    """(full, centre) hashes of an image saved as PNG and probed like any file."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG", compress_level=1)
+    row = probe_image_bytes(buffer.getvalue())
+    return row["phash"], row["phash_center"]
+
+
+def hash_arrays(images: list) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [probe_hashes(image) for image in images]
+    return (
+        np.array([full for full, _ in pairs], dtype=np.uint64),
+        np.array([center for _, center in pairs], dtype=np.uint64),
+    )
+
+
+def pair_distance(full_a, center_a, full_b, center_b) -> np.ndarray:  # noqa: ANN001
+    """The near-duplicate check's distance: min of full/full, centre/full and full/centre."""
+    return np.minimum(
+        hamming_distance(full_a, full_b),
+        np.minimum(hamming_distance(center_a, full_b), hamming_distance(full_a, center_b)),
+    )
+
+
+def unrelated_distance_histogram(
+    full: np.ndarray, center: np.ndarray, categories: np.ndarray
+) -> tuple:
+    """Counts of distances 0..64 over unrelated pairs, the closest pair per category pair,
+    and the indices of the closest pairs overall (to look at)."""
     counts = np.zeros(65, dtype=np.int64)
     closest: dict[str, int] = {}
-    for row in range(hashes.size - 1):
-        distances = hamming_distance(hashes[row], hashes[row + 1 :])
+    nearest_pairs: list[tuple[int, int, int]] = []
+    for row in range(full.size - 1):
+        distances = pair_distance(full[row], center[row], full[row + 1 :], center[row + 1 :])
+        for column in np.flatnonzero(distances <= 10):
+            nearest_pairs.append((int(distances[column]), row, row + 1 + int(column)))
         counts += np.bincount(distances, minlength=65)
         others = categories[row + 1 :]
         for other in np.unique(others):
             name = " x ".join(sorted((categories[row], other)))
             nearest = int(distances[others == other].min())
             closest[name] = min(closest.get(name, 64), nearest)
-    return counts, closest
+    return counts, closest, sorted(nearest_pairs)
 
 
 def quantile_from_histogram(counts: np.ndarray, fraction: float) -> int:
@@ -59,20 +89,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crops-per-photo", type=int, default=80)
     parser.add_argument("--procedural-per-kind", type=int, default=600)
+    parser.add_argument("--save-nearest", help="folder for PNGs of the closest unrelated pairs")
     args = parser.parse_args()
 
     started = time.perf_counter()
     images = unrelated_images(args.seed, args.crops_per_photo, args.procedural_per_kind)
     categories = np.array([category for category, _ in images])
-    hashes = np.array([perceptual_hash(image) for _, image in images], dtype=np.uint64)
+    full, center = hash_arrays([image for _, image in images])
     all_transforms = {**TRANSFORMS, **EXTRA_TRANSFORMS}
-    copy_distances = {
-        name: hamming_distance(
-            hashes,
-            np.array([perceptual_hash(transform(image)) for _, image in images], dtype=np.uint64),
-        )
-        for name, transform in all_transforms.items()
-    }
+    copy_distances = {}
+    for name, transform in all_transforms.items():
+        copy_full, copy_center = hash_arrays([transform(image) for _, image in images])
+        copy_distances[name] = pair_distance(full, center, copy_full, copy_center)
     built = time.perf_counter() - started
     kinds = ", ".join(
         f"{kind}: {int((categories == kind).sum())}" for kind in np.unique(categories)
@@ -92,7 +120,7 @@ def main() -> None:
     per_transform_max = {name: int(copy_distances[name].max()) for name in TRANSFORMS}
     max_transform = max(per_transform_max.values())
 
-    counts, closest = unrelated_distance_histogram(hashes, categories)
+    counts, closest, nearest_pairs = unrelated_distance_histogram(full, center, categories)
     total_pairs = int(counts.sum())
     print(f"\nunrelated pairs: {total_pairs}")
     print(
@@ -103,6 +131,8 @@ def main() -> None:
         f"median {quantile_from_histogram(counts, 0.5)}"
     )
     print("  closest pair per category pair:", json.dumps(dict(sorted(closest.items()))))
+    if args.save_nearest:
+        save_nearest(images, nearest_pairs[:12], Path(args.save_nearest))
 
     pairs_per_dataset = DATASET_SIZE * (DATASET_SIZE - 1) / 2
     cumulative = np.cumsum(counts)
@@ -122,13 +152,11 @@ def main() -> None:
             f"  <= {threshold:>2}: {seen:>8} (rate {rate:.2e}), per 1M {per_million:>9}  {caught}"
         )
 
-    # Every copy cannot be caught without pairing many unrelated images (the crop tail overlaps
-    # the unrelated tail), so the rule is: the largest threshold whose unrelated-pair rate stays
-    # within the budget, i.e. the most copies caught while pairing almost no unrelated images.
+    # The rule: catch every copy of the four required transforms with a margin; then report
+    # how many unrelated pairs that threshold pairs.
     rates = cumulative / total_pairs
-    within_budget = [t for t in range(0, 33, 2) if rates[t] <= MAX_UNRELATED_PAIR_RATE]
-    chosen = max(within_budget) if within_budget else 0
     catch_all = max_transform + MARGIN_BITS
+    chosen = catch_all
     caught = {name: float(np.mean(copy_distances[name] <= chosen)) for name in TRANSFORMS}
     print(
         f"\nlargest copy distance {max_transform}; catching every copy with a {MARGIN_BITS}-bit "
@@ -136,8 +164,8 @@ def main() -> None:
         f"unrelated pairs (rate {rates[catch_all]:.2e})"
     )
     print(
-        f"chosen: {chosen}, the largest threshold with an unrelated-pair rate <= "
-        f"{MAX_UNRELATED_PAIR_RATE:g} ({int(cumulative[chosen])} of {total_pairs}); "
+        f"chosen: {chosen} (largest copy distance + {MARGIN_BITS}); it pairs "
+        f"{int(cumulative[chosen])} of {total_pairs} unrelated pairs; "
         f"copies caught: {json.dumps(caught)}"
     )
     if chosen != DEFAULT_MAX_DISTANCE:
@@ -166,6 +194,21 @@ def main() -> None:
         "false_pairs_at_that": int(cumulative[catch_all]),
     }
     print(json.dumps(summary))
+
+
+def save_nearest(images: list, pairs: list[tuple[int, int, int]], folder: Path) -> None:
+    """Side-by-side PNGs of the closest 'unrelated' pairs, to judge them by eye."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for rank, (distance, a, b) in enumerate(pairs):
+        left, right = (images[i][1].convert("RGB").resize((160, 160)) for i in (a, b))
+        canvas = Image.new("RGB", (330, 160), "white")
+        canvas.paste(left, (0, 0))
+        canvas.paste(right, (170, 0))
+        name = f"{rank:02d}_d{distance}_{images[a][0]}_{images[b][0]}.png"
+        canvas.save(folder / name)
+    print(f"  saved {len(pairs)} closest unrelated pairs to {folder}")
 
 
 if __name__ == "__main__":

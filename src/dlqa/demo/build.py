@@ -20,7 +20,7 @@ from PIL import Image
 from scipy.ndimage import laplace
 
 from dlqa.core.errors import UsageError
-from dlqa.data.probes.phash import perceptual_hash
+from dlqa.data.probes.phash import center_hash, perceptual_hash
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PLANTED_PROBLEMS = (
@@ -192,7 +192,9 @@ class _DistinctRenderer:
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._hashes: list[int] = []
+        self._centers: list[int] = []
         self._hash_array = np.zeros(0, dtype=np.uint64)
+        self._center_array = np.zeros(0, dtype=np.uint64)
 
     def render(self, digit: np.ndarray, *, as_png: bool, darken: bool = False) -> bytes:
         for _ in range(_MAX_ATTEMPTS):
@@ -206,13 +208,23 @@ class _DistinctRenderer:
                 image.load()
             if not darken and not _looks_ordinary(np.asarray(image.convert("L"), np.float32)):
                 continue
-            image_hash = perceptual_hash(image)
-            if self._hash_array.size and _min_distance(image_hash, self._hash_array) < (
-                MIN_HASH_DISTANCE
+            # The near-duplicate check compares full hashes and each full hash with the other
+            # image's centre hash (border crops): keep every one of those distances large.
+            image_hash, image_center = perceptual_hash(image), center_hash(image)
+            if (
+                self._hash_array.size
+                and min(
+                    _min_distance(image_hash, self._hash_array),
+                    _min_distance(image_hash, self._center_array),
+                    _min_distance(image_center, self._hash_array),
+                )
+                < MIN_HASH_DISTANCE
             ):
                 continue
             self._hashes.append(image_hash)
+            self._centers.append(image_center)
             self._hash_array = np.array(self._hashes, dtype=np.uint64)
+            self._center_array = np.array(self._centers, dtype=np.uint64)
             return content
         raise RuntimeError(f"no distinct demo image after {_MAX_ATTEMPTS} attempts")
 

@@ -67,12 +67,13 @@ def _sample_tile(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
         return _tile(item, budget)
     if not isinstance(item, dict) or "id" not in item:
         return None
-    known = {"id", "label", "value", "reason"}
+    known = {"id", "label", "split", "value", "reason"}
     others = {key: value for key, value in item.items() if key not in known}
     return _tile(
         item["id"],
         budget,
         label=item.get("label"),
+        split=item.get("split"),
         value=None if item.get("value") is None else format_number(item["value"]),
         reason=item.get("reason"),
         extra=_json_text(others) if others else "",

@@ -1,0 +1,36 @@
+"""The typer application: command groups, one module each."""
+
+from __future__ import annotations
+
+import typer
+
+from dlqa import __version__
+from dlqa.cli import check, data, demo
+
+app = typer.Typer(
+    name="dlqa",
+    help="Automated QA for deep-learning pipelines: data, training, evaluation, deployment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.command("check")(check.check_command)
+app.command("init")(check.init_command)
+app.command("checks")(check.checks_command)
+app.command("demo")(demo.demo_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlqa {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """dlqa: verdict, value, threshold and evidence for every check."""

@@ -1,0 +1,107 @@
+"""``dlqa check``, ``dlqa init`` and ``dlqa checks``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dlqa.cli.common import (
+    DbOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    QuietOption,
+    WorkersOption,
+    progress_bar,
+    show_report,
+    stdout,
+)
+from dlqa.config import CONFIG_FILENAME, load_config, starter_config_text
+from dlqa.core.errors import UsageError
+from dlqa.core.registry import all_specs
+from dlqa.report.catalog import checks_markdown, format_default
+from dlqa.runner import open_configured_source, run_configured_checks
+from dlqa.sources.open import open_source
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The project's configuration file.")
+]
+
+
+def check_command(
+    config: ConfigOption = Path(CONFIG_FILENAME),
+    db: DbOption = None,
+    workers: WorkersOption = None,
+    json_path: JsonOption = None,
+    html: HtmlOption = None,
+    junit: JunitOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the suite that dlqa.toml configures, store the results, write the reports.
+
+    Exit code 0 when every gate passes, 1 when a gate fails, 2 on a usage or config error,
+    3 on an internal error.
+    """
+    settings = load_config(config)
+    source = open_configured_source(settings)
+    with progress_bar(len(source), "Profiling", quiet=quiet) as advance:
+        run = run_configured_checks(
+            settings,
+            source,
+            db=db,
+            workers=workers,
+            on_progress=advance,
+            explicit_reports={"json": json_path, "html": html, "junit": junit},
+        )
+    show_report(run.report, run.written, quiet=quiet)
+    raise typer.Exit(run.exit_code)
+
+
+def init_command(
+    data: Annotated[str, typer.Argument(help="Folder tree or manifest of the dataset.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")] = Path(
+        CONFIG_FILENAME
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter dlqa.toml for a data folder (or manifest) after inspecting it."""
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists", hint="pass --force to overwrite it")
+    source = open_source(data)
+    labels = {s.label for s in source}
+    splits = sorted({s.split for s in source if s.split})
+    summary = f"{len(source)} samples, {len(labels)} classes" + (
+        f", splits {', '.join(splits)}" if splits else ""
+    )
+    base = output.resolve().parent
+    data_path = Path(data).resolve()
+    try:
+        relative = data_path.relative_to(base).as_posix()
+    except ValueError:
+        relative = data_path.as_posix()
+    name = base.name or "dlqa-project"
+    output.write_text(
+        starter_config_text(relative, name=name, summary=summary, specs=all_specs()),
+        encoding="utf-8",
+    )
+    stdout.print(f"wrote {output} ({summary}); run `dlqa check` next", highlight=False)
+
+
+def checks_command(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print docs/checks.md instead of a table.")
+    ] = False,
+) -> None:
+    """List every check id with its level and default parameters."""
+    specs = all_specs()
+    if markdown:
+        typer.echo(checks_markdown(specs))
+        return
+    table = Table("check id", "level", "defaults", "what it flags")
+    for spec in specs:
+        defaults = ", ".join(f"{k}={format_default(v)}" for k, v in spec.defaults.items())
+        table.add_row(spec.check_id, spec.level, defaults, spec.title)
+    stdout.print(table)

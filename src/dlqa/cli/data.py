@@ -1,0 +1,160 @@
+"""``dlqa data``: profile a dataset, list snapshots, diff two snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dlqa.cli.common import (
+    DbOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    QuietOption,
+    WorkersOption,
+    progress_bar,
+    show_report,
+    stdout,
+)
+from dlqa.config import load_config
+from dlqa.runner import diff_snapshots, run_data_qa, write_reports
+from dlqa.sources.open import open_source
+from dlqa.store import open_store
+
+app = typer.Typer(
+    help="Data QA: profile datasets, keep snapshots, diff them.", no_args_is_help=True
+)
+
+
+@app.command("profile")
+def profile_command(
+    source: Annotated[str, typer.Argument(help="Folder tree (class folders) or a manifest.")],
+    path_column: Annotated[str, typer.Option(help="Manifest column with file paths.")] = "path",
+    label_column: Annotated[str, typer.Option(help="Manifest column with labels.")] = "label",
+    split_column: Annotated[str, typer.Option(help="Manifest column with splits.")] = "split",
+    id_column: Annotated[
+        str | None, typer.Option(help="Manifest column with sample ids (default: the path).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Take gates from this dlqa.toml.")
+    ] = None,
+    report_dir: Annotated[
+        Path, typer.Option(help="Folder for the HTML, JSON and JUnit reports of this run.")
+    ] = Path(".dlqa/reports"),
+    db: DbOption = None,
+    workers: WorkersOption = None,
+    json_path: JsonOption = None,
+    html: HtmlOption = None,
+    junit: JunitOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Probe every sample, run the data checks, store a snapshot and write the reports.
+
+    Exit code 0 when every gate passes, 1 when one fails, 2 on bad input.
+    """
+    gates = load_config(config).gates if config else {}
+    data_source = open_source(
+        source,
+        path_column=path_column,
+        label_column=label_column,
+        split_column=split_column,
+        id_column=id_column,
+    )
+    store = open_store(db)
+    with progress_bar(len(data_source), "Profiling", quiet=quiet) as advance:
+        run = run_data_qa(data_source, store, gates=gates, workers=workers, on_progress=advance)
+    written = write_reports(
+        run.report,
+        out_dir=report_dir / f"run-{run.run_id}",
+        formats=("html", "json", "junit"),
+        explicit={"json": json_path, "html": html, "junit": junit},
+    )
+    show_report(run.report, written, quiet=quiet)
+    raise typer.Exit(run.exit_code)
+
+
+@app.command("snapshots")
+def snapshots_command(db: DbOption = None) -> None:
+    """List stored snapshots, newest first."""
+    store = open_store(db)
+    table = Table("id", "created", "samples", "fingerprint", "source")
+    for snap in store.list_snapshots():
+        table.add_row(
+            str(snap.id),
+            snap.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(snap.n_samples),
+            snap.fingerprint.removeprefix("sha256:")[:12],
+            snap.source,
+        )
+    stdout.print(table)
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[str, typer.Argument(help="Snapshot id, 'latest' or 'latest~N'.")] = "latest~1",
+    new: Annotated[str, typer.Argument(help="Snapshot id, 'latest' or 'latest~N'.")] = "latest",
+    db: DbOption = None,
+    json_path: JsonOption = None,
+    limit: Annotated[int, typer.Option(help="Ids to show per list.")] = 10,
+) -> None:
+    """What changed between two snapshots: samples, class counts, properties, issues."""
+    store = open_store(db)
+    old_snap, new_snap, diff = diff_snapshots(store, old, new)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "schema": "dlqa.data_diff",
+            "schema_version": 1,
+            "old_snapshot": old_snap.id,
+            "new_snapshot": new_snap.id,
+            **diff.to_dict(),
+        }
+        json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    _print_diff(old_snap.id, new_snap.id, diff, limit)
+    if json_path is not None:
+        stdout.print(f" json: {json_path}", highlight=False)
+
+
+def _preview(ids: list[str], limit: int) -> str:
+    more = f" ... (+{len(ids) - limit})" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
+def _print_diff(old_id: int, new_id: int, diff, limit: int) -> None:  # noqa: ANN001
+    stdout.print(f"[bold]Snapshot {old_id} -> {new_id}[/bold]")
+    if diff.unchanged:
+        stdout.print("identical datasets (same fingerprint)")
+    changed_ids = [c["id"] + " (" + "+".join(c["changed"]) + ")" for c in diff.changed]
+    for name, ids in (("added", diff.added), ("removed", diff.removed), ("changed", changed_ids)):
+        stdout.print(f"{name:>8}: {len(ids)}" + (f"  {_preview(ids, limit)}" if ids else ""))
+    moved = [row for row in diff.class_counts if row["delta"]]
+    if moved:
+        table = Table("class", "old", "new", "delta", title="Class counts")
+        for row in moved:
+            table.add_row(row["label"], str(row["old"]), str(row["new"]), f"{row['delta']:+d}")
+        stdout.print(table)
+    # KS below 0.05 is noise for a reader; the JSON keeps every property.
+    shifted = [row for row in diff.properties if row["ks_statistic"] >= 0.05]
+    if shifted:
+        table = Table("property", "old median", "new median", "KS", title="Property shifts")
+        for row in shifted:
+            table.add_row(
+                row["property"],
+                f"{row['old_median']:.4g}",
+                f"{row['new_median']:.4g}",
+                f"{row['ks_statistic']:.3f}",
+            )
+        stdout.print(table)
+    for issue in diff.issues:
+        stdout.print(
+            f"[bold]{issue['check_id']}[/bold] ({issue['old_status']} -> {issue['new_status']}): "
+            f"{len(issue['new'])} new, {len(issue['fixed'])} fixed"
+        )
+        if issue["new"]:
+            stdout.print(f"    new: {_preview(issue['new'], limit)}", highlight=False)
+        if issue["fixed"]:
+            stdout.print(f"  fixed: {_preview(issue['fixed'], limit)}", highlight=False)

@@ -1,0 +1,147 @@
+"""Duplicate checks: exact copies, near-duplicates, duplicates with conflicting labels, leakage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlqa.core.registry import register_check, verdict
+from dlqa.core.results import CheckResult, Evidence, Status
+from dlqa.data.checks._common import pairs_result, percent
+from dlqa.data.context import DataProfile
+from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE
+
+_DISTANCE_DOC = (
+    "largest Hamming distance between 64-bit perceptual hashes that counts as a duplicate"
+)
+
+
+@register_check(
+    "data.exact_duplicates",
+    title="Exact duplicates",
+    description="Byte-identical files (same content hash).",
+    defaults={"max_fraction": 0.0},
+    param_docs={"max_fraction": "largest fraction of redundant copies allowed"},
+)
+def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    groups = profile.exact_groups
+    redundant = sum(len(g) - 1 for g in groups)
+    fraction = redundant / profile.n if profile.n else 0.0
+    limit = float(params["max_fraction"])
+    status = verdict(fraction > limit, params)
+    items = [
+        {
+            "ids": [profile.ids[i] for i in members],
+            "labels": [profile.labels[i] for i in members],
+        }
+        for members in sorted(groups, key=len, reverse=True)
+    ]
+    summary = (
+        f"{len(groups)} groups of identical files, {redundant} redundant copies "
+        f"({percent(fraction)} of samples)"
+    )
+    if status is not Status.PASS:
+        summary += f"; at most {percent(limit)} allowed"
+    return CheckResult(
+        "data.exact_duplicates",
+        status,
+        summary,
+        value=fraction,
+        threshold=limit,
+        evidence=[Evidence("groups", items, len(items))] if items else [],
+        details={"groups": len(groups), "redundant_copies": redundant},
+    )
+
+
+@register_check(
+    "data.near_duplicates",
+    title="Near-duplicates",
+    description=(
+        "Pairs of different files whose perceptual hashes are within `max_distance` bits: "
+        "resized, re-encoded, brightened or slightly cropped copies."
+    ),
+    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.01},
+    param_docs={
+        "max_distance": _DISTANCE_DOC,
+        "max_fraction": "largest fraction of samples that may be in a near-duplicate pair",
+    },
+)
+def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    pairs, distances = profile.near_pairs(params["max_distance"])
+    if len(pairs):
+        different_files = ~profile.is_exact_pair(pairs)
+        pairs, distances = pairs[different_files], distances[different_files]
+    return pairs_result(
+        "data.near_duplicates",
+        profile,
+        pairs,
+        distances,
+        params,
+        what=f"of different files within Hamming distance {params['max_distance']}",
+        details={"max_distance": params["max_distance"]},
+    )
+
+
+@register_check(
+    "data.conflicting_labels",
+    title="Duplicates with conflicting labels",
+    description="Exact or near-duplicate samples that carry different labels.",
+    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.0},
+    param_docs={
+        "max_distance": _DISTANCE_DOC,
+        "max_fraction": "largest fraction of samples involved",
+    },
+)
+def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    pairs, distances = profile.duplicate_pairs(params["max_distance"])
+    labels = profile.labels
+    conflict = (
+        np.asarray([labels[i] != labels[j] for i, j in pairs], dtype=bool)
+        if len(pairs)
+        else np.zeros(0, dtype=bool)
+    )
+    return pairs_result(
+        "data.conflicting_labels",
+        profile,
+        pairs[conflict],
+        distances[conflict],
+        params,
+        what="of duplicates carry different labels",
+        details={"max_distance": params["max_distance"]},
+    )
+
+
+@register_check(
+    "data.split_leakage",
+    title="Cross-split leakage",
+    description="Exact or near-duplicate samples found in two different splits (train and test).",
+    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.0},
+    param_docs={
+        "max_distance": _DISTANCE_DOC,
+        "max_fraction": "largest fraction of samples involved",
+    },
+)
+def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    if not profile.has_splits:
+        return CheckResult(
+            "data.split_leakage",
+            Status.SKIP,
+            "the source has no splits (use split folders or a split column)",
+        )
+    pairs, distances = profile.duplicate_pairs(params["max_distance"])
+    splits = profile.splits
+    leaked = (
+        np.asarray([splits[i] != splits[j] for i, j in pairs], dtype=bool)
+        if len(pairs)
+        else np.zeros(0, dtype=bool)
+    )
+    return pairs_result(
+        "data.split_leakage",
+        profile,
+        pairs[leaked],
+        distances[leaked],
+        params,
+        what="of duplicates cross splits",
+        details={"max_distance": params["max_distance"]},
+    )

@@ -1,0 +1,276 @@
+"""Per-sample checks: each flags samples whose probed property crosses a threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlqa.core.registry import register_check
+from dlqa.core.results import CheckResult
+from dlqa.data.checks._common import flagged_fraction_result
+from dlqa.data.context import DataProfile
+
+_MAX_FRACTION_DOC = "largest fraction of samples that may be flagged before the gate trips"
+
+
+def _ranked(values: np.ndarray, mask: np.ndarray, *, descending: bool) -> np.ndarray:
+    flagged = np.flatnonzero(mask)
+    order = np.argsort(-values[flagged] if descending else values[flagged], kind="stable")
+    return flagged[order]
+
+
+@register_check(
+    "data.unreadable",
+    title="Unreadable, empty, truncated or corrupt files",
+    description="Files that cannot be decoded: empty, truncated, corrupt or unreadable.",
+    defaults={"max_fraction": 0.0},
+    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+)
+def check_unreadable(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    errors = profile.strings("error")
+    details = profile.strings("error_detail")
+    flagged = np.flatnonzero(~profile.decoded)
+    reasons = [f"{errors[i]}: {details[i]}" if details[i] else str(errors[i]) for i in flagged]
+    kinds: dict[str, int] = {}
+    for i in flagged:
+        kinds[errors[i]] = kinds.get(errors[i], 0) + 1
+    return flagged_fraction_result(
+        "data.unreadable",
+        profile,
+        flagged,
+        params,
+        what="cannot be decoded",
+        reasons=reasons,
+        details={"by_kind": kinds},
+    )
+
+
+@register_check(
+    "data.format_mismatch",
+    title="File format differs from its extension",
+    description="The magic bytes say one format and the extension another (a PNG named .jpg).",
+    defaults={"max_fraction": 0.0},
+    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+)
+def check_format_mismatch(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    flagged = np.flatnonzero(profile.flags("format_mismatch"))
+    actual, claimed = profile.strings("actual_format"), profile.strings("ext_format")
+    reasons = [f"{actual[i]} data with a .{claimed[i]} extension" for i in flagged]
+    return flagged_fraction_result(
+        "data.format_mismatch",
+        profile,
+        flagged,
+        params,
+        what="have content in another format than their extension says",
+        reasons=reasons,
+    )
+
+
+def _threshold_check(
+    check_id: str,
+    profile: DataProfile,
+    params: dict[str, Any],
+    *,
+    column: str,
+    limit_key: str,
+    below: bool,
+    what: str,
+) -> CheckResult:
+    values = profile.numbers(column)
+    limit = float(params[limit_key])
+    with np.errstate(invalid="ignore"):
+        mask = (values < limit) if below else (values > limit)
+    mask &= profile.decoded
+    flagged = _ranked(values, mask, descending=not below)
+    sign = "<" if below else ">"
+    reasons = [f"{column} {values[i]:.1f} {sign} {limit:g}" for i in flagged]
+    return flagged_fraction_result(
+        check_id,
+        profile,
+        flagged,
+        params,
+        what=what.format(limit=limit),
+        values=values[flagged],
+        reasons=reasons,
+        details={limit_key: limit},
+    )
+
+
+@register_check(
+    "data.dark",
+    title="Too dark",
+    description="Mean luma (0-255) below `max_brightness`.",
+    defaults={"max_brightness": 30.0, "max_fraction": 0.0},
+    param_docs={
+        "max_brightness": "mean luma below this is too dark",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_dark(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    return _threshold_check(
+        "data.dark",
+        profile,
+        params,
+        column="brightness",
+        limit_key="max_brightness",
+        below=True,
+        what="are too dark (mean luma below {limit:g})",
+    )
+
+
+@register_check(
+    "data.bright",
+    title="Too bright",
+    description="Mean luma (0-255) above `min_brightness`.",
+    defaults={"min_brightness": 225.0, "max_fraction": 0.0},
+    param_docs={
+        "min_brightness": "mean luma above this is too bright",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_bright(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    return _threshold_check(
+        "data.bright",
+        profile,
+        params,
+        column="brightness",
+        limit_key="min_brightness",
+        below=False,
+        what="are too bright (mean luma above {limit:g})",
+    )
+
+
+@register_check(
+    "data.low_contrast",
+    title="Low contrast",
+    description="Standard deviation of luma (0-255) below `min_contrast`.",
+    defaults={"min_contrast": 10.0, "max_fraction": 0.0},
+    param_docs={
+        "min_contrast": "luma standard deviation below this is low contrast",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_low_contrast(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    return _threshold_check(
+        "data.low_contrast",
+        profile,
+        params,
+        column="contrast",
+        limit_key="min_contrast",
+        below=True,
+        what="have low contrast (luma std below {limit:g})",
+    )
+
+
+@register_check(
+    "data.blurry",
+    title="Blurry",
+    description="Variance of the Laplacian of luma at the working size below `min_sharpness`.",
+    defaults={"min_sharpness": 20.0, "max_fraction": 0.0},
+    param_docs={
+        "min_sharpness": "Laplacian variance below this is blurry",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_blurry(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    return _threshold_check(
+        "data.blurry",
+        profile,
+        params,
+        column="sharpness",
+        limit_key="min_sharpness",
+        below=True,
+        what="are blurry (Laplacian variance below {limit:g})",
+    )
+
+
+@register_check(
+    "data.low_information",
+    title="Low information",
+    description=(
+        "Entropy of the luma histogram (bits, 0-8) below `min_entropy`: blank or flat images."
+    ),
+    defaults={"min_entropy": 2.0, "max_fraction": 0.0},
+    param_docs={
+        "min_entropy": "histogram entropy in bits below this is low information",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_low_information(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    return _threshold_check(
+        "data.low_information",
+        profile,
+        params,
+        column="entropy",
+        limit_key="min_entropy",
+        below=True,
+        what="carry little information (entropy below {limit:g} bits)",
+    )
+
+
+@register_check(
+    "data.grayscale",
+    title="Colour images that are effectively grayscale",
+    description="Stored with colour channels, but the channels are (almost) equal.",
+    defaults={"max_fraction": 0.0},
+    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+    level="warn",
+)
+def check_grayscale(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    colorfulness = profile.numbers("colorfulness")
+    flagged = _ranked(colorfulness, profile.flags("is_grayscale"), descending=False)
+    modes = profile.strings("mode")
+    reasons = [f"{modes[i]} image with colourfulness {colorfulness[i]:.2f}" for i in flagged]
+    return flagged_fraction_result(
+        "data.grayscale",
+        profile,
+        flagged,
+        params,
+        what="are stored in colour but are effectively grayscale",
+        values=colorfulness[flagged],
+        reasons=reasons,
+    )
+
+
+@register_check(
+    "data.odd_size",
+    title="Odd image size",
+    description=(
+        "Shorter side below `min_side` pixels or aspect ratio (long/short) above `max_aspect`."
+    ),
+    defaults={"min_side": 32, "max_aspect": 4.0, "max_fraction": 0.0},
+    param_docs={
+        "min_side": "smallest acceptable shorter side, in pixels",
+        "max_aspect": "largest acceptable ratio of the long side to the short side",
+        "max_fraction": _MAX_FRACTION_DOC,
+    },
+    level="warn",
+)
+def check_odd_size(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    width, height = profile.numbers("width"), profile.numbers("height")
+    short, long = np.fmin(width, height), np.fmax(width, height)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aspect = long / short
+        mask = profile.decoded & ((short < params["min_side"]) | (aspect > params["max_aspect"]))
+    # Worst first: the smallest side relative to the limit, or the most elongated.
+    severity = np.fmax(params["min_side"] / np.fmax(short, 1), aspect / params["max_aspect"])
+    flagged = _ranked(severity, mask, descending=True)
+    reasons = [f"{int(width[i])}x{int(height[i])}" for i in flagged]
+    return flagged_fraction_result(
+        "data.odd_size",
+        profile,
+        flagged,
+        params,
+        what=(
+            f"have an odd size (side < {params['min_side']} px "
+            f"or aspect > {params['max_aspect']:g})"
+        ),
+        values=aspect[flagged],
+        reasons=reasons,
+    )

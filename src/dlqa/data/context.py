@@ -1,0 +1,118 @@
+"""The context that dataset checks read: the per-sample profile table plus shared, cached work."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dlqa.data.crop_hashes import find_near_duplicate_samples
+from dlqa.data.duplicates import find_exact_groups
+
+
+class DataProfile:
+    """A profiled dataset. Columns come back as numpy arrays; duplicate searches are cached
+    because several checks (duplicates, conflicting labels, leakage) share them."""
+
+    def __init__(self, table: pa.Table, source: str = "") -> None:
+        self.table = table
+        self.source = source
+        self._near_pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def from_parquet(cls, path: Path | str, source: str = "") -> DataProfile:
+        return cls(pq.read_table(path), source=source)
+
+    @property
+    def n(self) -> int:
+        return self.table.num_rows
+
+    def strings(self, name: str) -> np.ndarray:
+        """A string column as an object array (None where null)."""
+        return np.asarray(self.table.column(name).to_pylist(), dtype=object)
+
+    def numbers(self, name: str) -> np.ndarray:
+        """A numeric column as float64 (NaN where null)."""
+        column = self.table.column(name).cast(pa.float64())
+        return column.to_numpy(zero_copy_only=False)
+
+    def flags(self, name: str) -> np.ndarray:
+        """A boolean column (False where null)."""
+        return self.table.column(name).fill_null(False).to_numpy(zero_copy_only=False)
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        return self.strings("sample_id")
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return self.strings("label")
+
+    @cached_property
+    def splits(self) -> np.ndarray:
+        return self.strings("split")
+
+    @cached_property
+    def has_splits(self) -> bool:
+        return any(s is not None for s in self.splits)
+
+    @cached_property
+    def decoded(self) -> np.ndarray:
+        """True for samples that decoded (no file error)."""
+        return self.table.column("error").is_null().to_numpy(zero_copy_only=False)
+
+    @cached_property
+    def exact_groups(self) -> list[np.ndarray]:
+        """Groups of samples whose content hashes are identical (decoded or not)."""
+        return find_exact_groups(self.strings("sha256"))
+
+    @cached_property
+    def _sha_group(self) -> np.ndarray:
+        group = np.full(self.n, -1, dtype=np.int64)
+        for number, members in enumerate(self.exact_groups):
+            group[members] = number
+        return group
+
+    def near_pairs(self, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (i < j) within ``max_distance`` on the perceptual hashes (full image, or one's
+        full image against the other's centre, which catches border crops), with distances."""
+        if max_distance not in self._near_pairs:
+            full, center = self.table.column("phash"), self.table.column("phash_center")
+            valid = (
+                full.is_valid().to_numpy(zero_copy_only=False)
+                & center.is_valid().to_numpy(zero_copy_only=False)
+                & self.decoded
+            )
+            self._near_pairs[max_distance] = find_near_duplicate_samples(
+                full.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64),
+                center.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64),
+                max_distance,
+                valid=valid,
+            )
+        return self._near_pairs[max_distance]
+
+    def exact_pairs(self) -> np.ndarray:
+        """Byte-identical samples paired with the first of their group (a star, not a clique:
+        k copies give k - 1 pairs, and a group with two labels or splits still shows a pair
+        that differs)."""
+        pairs = [(int(members[0]), int(m)) for members in self.exact_groups for m in members[1:]]
+        return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+
+    def duplicate_pairs(self, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact and near duplicates together: (pairs, distances), distance 0 for exact copies."""
+        near, distances = self.near_pairs(max_distance)
+        exact = self.exact_pairs()
+        pairs = np.concatenate([exact, near]) if len(near) else exact
+        dist = np.concatenate([np.zeros(len(exact), dtype=np.int64), distances.astype(np.int64)])
+        if not len(pairs):
+            return pairs, dist
+        keyed = pairs[:, 0] * np.int64(self.n) + pairs[:, 1]
+        _, first = np.unique(keyed, return_index=True)
+        return pairs[first], dist[first]
+
+    def is_exact_pair(self, pairs: np.ndarray) -> np.ndarray:
+        group_a, group_b = self._sha_group[pairs[:, 0]], self._sha_group[pairs[:, 1]]
+        return (group_a >= 0) & (group_a == group_b)

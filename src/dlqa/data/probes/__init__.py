@@ -1,0 +1,1 @@
+"""Per-sample probes: file integrity and format, image properties, perceptual hashes."""

@@ -1,0 +1,84 @@
+"""File probe: read the bytes once, hash them, and compare the real format with the extension."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import PurePath
+from typing import Any
+
+# Extension (lower case, with dot) -> format it claims.
+EXTENSION_FORMATS = {
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".jpe": "jpeg",
+    ".jfif": "jpeg",
+    ".png": "png",
+    ".gif": "gif",
+    ".bmp": "bmp",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+
+
+def format_from_magic(data: bytes) -> str | None:
+    """The image format the leading bytes identify, or None when they match none we know."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if data.startswith(b"BM"):
+        return "bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    return None
+
+
+def format_from_extension(path: str) -> str | None:
+    """The format a file name claims by its extension, or None for an unknown extension."""
+    return EXTENSION_FORMATS.get(PurePath(path).suffix.lower())
+
+
+def read_file_bytes(path: str) -> tuple[bytes | None, dict[str, Any]]:
+    """Read a file once. Returns its bytes (None on failure) and the file probe's columns.
+
+    Failures are findings, not exceptions: ``error`` is "unreadable" when the file cannot be
+    read and "empty" when it has no bytes.
+    """
+    row: dict[str, Any] = {
+        "file_size": None,
+        "error": None,
+        "error_detail": None,
+        "ext_format": format_from_extension(path),
+        "actual_format": None,
+        "format_mismatch": None,
+        "sha256": None,
+    }
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        row["error"] = "unreadable"
+        row["error_detail"] = f"{type(exc).__name__}: {exc.strerror or exc}"
+        return None, row
+    row["file_size"] = len(data)
+    row["sha256"] = hashlib.sha256(data).hexdigest()
+    if not data:
+        row["error"] = "empty"
+        row["error_detail"] = "the file has 0 bytes"
+        return None, row
+    actual = format_from_magic(data)
+    row["actual_format"] = actual
+    if actual is not None and row["ext_format"] is not None:
+        row["format_mismatch"] = actual != row["ext_format"]
+    return data, row
+
+
+def probe_file(path: str) -> dict[str, Any]:
+    """The file probe's columns for one file (size, formats, mismatch, sha256, error)."""
+    _, row = read_file_bytes(path)
+    return row

@@ -1,0 +1,205 @@
+"""profile_source: one row per sample, in source order, streamed to Parquet."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from PIL import Image
+
+import dlqa.data.profile as profile_module
+from dlqa.core.errors import UsageError
+from dlqa.data.columns import PROFILE_SCHEMA
+from dlqa.data.profile import ProfileInfo, probe_sample, profile_source, read_profile
+from dlqa.execute import LocalExecutor
+from dlqa.sources.base import Sample
+
+
+class ListSource:
+    """The smallest Source: a list of samples."""
+
+    kind = "folder"
+
+    def __init__(self, root: Path, samples: list[Sample]) -> None:
+        self.root = str(root)
+        self.samples = samples
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def build_dataset(folder: Path) -> ListSource:
+    """Eleven samples: good images of several formats plus every kind of bad file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files: list[tuple[str, str]] = []  # (name, label)
+    for i in range(6):
+        pixels = rng.integers(0, 256, (40 + i, 50, 3), dtype=np.uint8)
+        name = f"good_{i}.{'jpg' if i % 2 else 'png'}"
+        Image.fromarray(pixels).save(folder / name, "JPEG" if i % 2 else "PNG")
+        files.append((name, "cat" if i < 3 else "dog"))
+    Image.new("RGB", (30, 30), (9, 9, 9)).save(folder / "png_named.jpg", "PNG")
+    files.append(("png_named.jpg", "cat"))
+    (folder / "empty.png").write_bytes(b"")
+    files.append(("empty.png", "dog"))
+    (folder / "noise.jpg").write_bytes(rng.bytes(3000))
+    files.append(("noise.jpg", "dog"))
+    samples = [
+        Sample(
+            sample_id=name,
+            index=index,
+            path=str(folder / name),
+            label=label,
+            split="train",
+            metadata={"source": "camera", "batch": index // 4},
+        )
+        for index, (name, label) in enumerate(files)
+    ]
+    index = len(samples)
+    samples.append(
+        Sample(
+            sample_id="array_0",
+            index=index,
+            array=np.full((20, 30), 77, dtype=np.uint8),
+            metadata={"source": "memory", "batch": 9},
+        )
+    )
+    samples.append(
+        Sample(
+            sample_id="bad_array",
+            index=index + 1,
+            array=np.zeros((20, 30), dtype=np.float64),  # probe_array raises UsageError
+            metadata={"source": "memory", "batch": 9},
+        )
+    )
+    return ListSource(folder, samples)
+
+
+def test_profile_writes_every_sample_in_order_with_the_schema(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    progress: list[int] = []
+    info = profile_source(
+        source,
+        tmp_path / "out" / "profile.parquet",
+        executor=LocalExecutor(1),
+        chunk_size=4,
+        on_progress=progress.append,
+    )
+    assert info == ProfileInfo(
+        path=tmp_path / "out" / "profile.parquet",
+        n_samples=11,
+        n_errors=3,  # empty file, random bytes, float array
+        meta_columns=["meta.source", "meta.batch"],
+    )
+    assert progress == [4, 4, 3]
+    table = read_profile(info.path)
+    assert table.schema.names == PROFILE_SCHEMA.names + ["meta.source", "meta.batch"]
+    for field in PROFILE_SCHEMA:
+        assert table.schema.field(field.name).type == field.type
+    rows = table.to_pylist()
+    assert [row["sample_id"] for row in rows] == [s.sample_id for s in source.samples]
+    assert [row["index"] for row in rows] == list(range(11))
+    by_id = {row["sample_id"]: row for row in rows}
+    assert (
+        by_id["good_1.jpg"]["sha256"]
+        == hashlib.sha256((tmp_path / "data" / "good_1.jpg").read_bytes()).hexdigest()
+    )
+    assert (by_id["good_2.png"]["width"], by_id["good_2.png"]["height"]) == (50, 42)
+    assert by_id["png_named.jpg"]["format_mismatch"] is True
+    assert by_id["empty.png"]["error"] == "empty"
+    assert by_id["noise.jpg"]["error"] == "corrupt"
+    assert by_id["array_0"]["path"] is None
+    assert by_id["array_0"]["brightness"] == pytest.approx(77, abs=0.5)
+    assert by_id["bad_array"]["error"] == "corrupt"
+    assert "uint8" in by_id["bad_array"]["error_detail"]
+    assert by_id["good_0.png"]["meta.batch"] == "0"
+    assert by_id["array_0"]["meta.source"] == "memory"
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+
+def test_one_and_two_workers_give_identical_tables(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    tables = []
+    for workers in (1, 2):
+        with LocalExecutor(workers) as executor:
+            info = profile_source(
+                source, tmp_path / f"w{workers}.parquet", executor=executor, chunk_size=2
+            )
+        tables.append(read_profile(info.path))
+    assert tables[0].num_rows == 11
+    assert tables[0].equals(tables[1])
+
+
+def test_probe_exception_for_one_sample_does_not_abort_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = build_dataset(tmp_path / "data")
+    real_probe = profile_module.probe_image_bytes
+
+    def probe_that_crashes_on_one_file(data: bytes) -> dict:
+        if data == (tmp_path / "data" / "good_3.jpg").read_bytes():
+            raise RuntimeError("probe bug")
+        return real_probe(data)
+
+    monkeypatch.setattr(profile_module, "probe_image_bytes", probe_that_crashes_on_one_file)
+    info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=5)
+    rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
+    assert info.n_samples == 11
+    assert rows["good_3.jpg"]["error"] == "corrupt"
+    assert rows["good_3.jpg"]["error_detail"] == "RuntimeError: probe bug"
+    assert rows["good_4.png"]["error"] is None and rows["good_4.png"]["brightness"] is not None
+
+
+def test_probe_sample_fills_every_column(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    row = probe_sample(source.samples[1])
+    assert set(row) == set(PROFILE_SCHEMA.names)
+    assert row["label"] == "cat" and row["split"] == "train"
+    assert row["actual_format"] == row["ext_format"] == "jpeg"
+    assert all(row[name] is not None for name in ("sha256", "phash", "sharpness", "entropy"))
+
+
+def test_empty_source_writes_an_empty_table_with_the_schema(tmp_path: Path) -> None:
+    info = profile_source(ListSource(tmp_path, []), tmp_path / "empty.parquet")
+    table = read_profile(info.path)
+    assert (info.n_samples, info.n_errors, table.num_rows) == (0, 0, 0)
+    assert table.schema.names == PROFILE_SCHEMA.names
+
+
+def test_failed_run_leaves_no_profile_behind(tmp_path: Path) -> None:
+    class BrokenSource(ListSource):
+        def __iter__(self) -> Iterator[Sample]:
+            yield from self.samples[:5]
+            raise OSError("disk went away")
+
+    source = build_dataset(tmp_path / "data")
+    with pytest.raises(OSError, match="disk went away"):
+        profile_source(
+            BrokenSource(source.root, source.samples), tmp_path / "p.parquet", chunk_size=2
+        )
+    assert not list(tmp_path.glob("p.parquet*"))
+
+
+def test_read_profile_selects_columns_and_explains_missing_ones(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1))
+    table = read_profile(info.path, columns=["sample_id", "brightness"])
+    assert isinstance(table, pa.Table)
+    assert table.schema.names == ["sample_id", "brightness"]
+    with pytest.raises(UsageError, match="no column"):
+        read_profile(info.path, columns=["nope"])
+    with pytest.raises(UsageError, match="no profile table"):
+        read_profile(tmp_path / "missing.parquet")
+
+
+@pytest.mark.parametrize("chunk_size", [0, -3])
+def test_bad_chunk_size_is_a_usage_error(tmp_path: Path, chunk_size: int) -> None:
+    with pytest.raises(UsageError, match="chunk_size"):
+        profile_source(ListSource(tmp_path, []), tmp_path / "p.parquet", chunk_size=chunk_size)

@@ -1,0 +1,63 @@
+"""Real files on disk and the real CLI entry point."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlqa.cli import main
+
+
+def scene(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
+    """A smooth, colourful, structured image; different seeds give unrelated images."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    channels = []
+    for _ in range(3):
+        fx, fy, phase = rng.uniform(1, 6, 2).tolist() + [rng.uniform(0, 6.28)]
+        channels.append(np.sin(fx * 6.28 * x + phase) * np.cos(fy * 6.28 * y))
+    img = (np.stack(channels, axis=-1) * 0.5 + 0.5) * 200 + 25
+    for _ in range(4):  # a few rectangles so that structure differs a lot between seeds
+        x0, y0 = rng.integers(0, w - 20), rng.integers(0, h - 20)
+        img[y0 : y0 + rng.integers(10, 50), x0 : x0 + rng.integers(10, 60)] = rng.uniform(0, 255, 3)
+    return Image.fromarray(img.clip(0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """train/test class folders with one of each problem planted (ids noted per test)."""
+    root = tmp_path / "data"
+    seed = 0
+    for split, n in (("train", 12), ("test", 4)):
+        for label in ("cat", "dog"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(n):
+                seed += 1
+                scene(seed).save(folder / f"{i:02d}.jpg", quality=90)
+    # Planted problems.
+    (root / "train/cat/truncated.jpg").write_bytes((root / "train/cat/00.jpg").read_bytes()[:600])
+    scene(1000).save(root / "train/dog/really_png.jpg", format="PNG")
+    Image.new("RGB", (160, 120), (3, 3, 4)).save(root / "train/dog/dark.png")
+    shutil.copy(root / "train/cat/01.jpg", root / "test/cat/leaked.jpg")
+    return root
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run `dlqa ARGS` in-process; returns (exit code, stdout, stderr)."""
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        from dlqa.cli import common
+
+        common.stdout.file = out
+        common.stderr.file = err
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()

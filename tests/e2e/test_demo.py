@@ -1,0 +1,28 @@
+"""`dlqa demo` end to end: builds the example project, runs the checks, verifies the plants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dlqa.report.json_report import validate_report_dict
+from tests.e2e.conftest import run_cli
+
+
+@pytest.mark.slow
+def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLQA_DATABASE_URL", raising=False)
+    code, out, err = run_cli("demo", "--dir", str(tmp_path / "demo"), "--quiet", "-w", "2")
+    assert code == 0, out + err
+    assert "All 7 planted problems were caught" in out
+    report = tmp_path / "demo" / ".dlqa" / "reports" / "run-1" / "report.json"
+    document = json.loads(report.read_text())
+    validate_report_dict(document)
+    assert document["exit_code"] == 1  # the gates fail on the planted problems
+    assert Path(report.with_name("report.html")).stat().st_size > 10_000
+    # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.
+    monkeypatch.chdir(tmp_path / "demo")
+    code, _, _ = run_cli("check", "--quiet")
+    assert code == 1
