@@ -39,6 +39,12 @@ def test_bad_config_names_the_key(tmp_path, text, message):
         load_config(write(tmp_path, text))
 
 
+def test_unknown_key_lists_the_allowed_keys(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, '[data]\nsourc = "x"\n'))
+    assert "allowed: source, path_column, label_column, split_column, id_column" in str(info.value)
+
+
 def test_missing_config_points_to_init(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "dlqa.toml")

@@ -97,12 +97,27 @@ def load_config(path: Path | str) -> Config:
     return parse_config(data, origin=str(path), base_dir=path.resolve().parent)
 
 
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys the section at ``loc`` accepts (for messages about an unknown key)."""
+    model: Any = Config
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+        if not issubclass(model, BaseModel):
+            return []
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
 def _describe_validation_error(origin: str, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         if error["type"] == "extra_forbidden":
-            lines.append(f"{origin}: {key}: unknown key")
+            allowed = _allowed_keys(tuple(error["loc"][:-1]))
+            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{origin}: {key}: unknown key{hint}")
         else:
             lines.append(f"{origin}: {key}: {error['msg']} (got {error.get('input')!r})")
     return "\n".join(lines)

@@ -40,6 +40,17 @@ def robust_z_scores(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
+def _class_members(labels: np.ndarray, decoded: np.ndarray, min_size: int) -> list[np.ndarray]:
+    """Indices of the decoded samples of each labelled class that has at least ``min_size``."""
+    keep = np.flatnonzero(decoded & np.array([lab is not None for lab in labels], dtype=bool))
+    if not len(keep):
+        return []
+    names, codes = np.unique(labels[keep].astype(str), return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    groups = np.split(keep[order], np.cumsum(np.bincount(codes, minlength=len(names)))[:-1])
+    return [members for members in groups if len(members) >= min_size]
+
+
 @register_check(
     "data.property_outliers",
     title="Per-class property outliers",
@@ -60,16 +71,13 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     worst_z = np.zeros(profile.n)
     worst_property = np.empty(profile.n, dtype=object)
     labels = profile.labels
-    decoded = profile.decoded
+    classes = _class_members(labels, profile.decoded, params["min_class_size"])
     columns = {}
     for name, log_scale in OUTLIER_PROPERTIES.items():
         values = profile.numbers(name)
         columns[name] = values
         judged = np.log(np.fmax(values, 1e-6)) if log_scale else values
-        for label in {lab for lab in labels if lab is not None}:
-            members = np.flatnonzero((labels == label) & decoded)
-            if len(members) < params["min_class_size"]:
-                continue
+        for members in classes:
             z = np.abs(robust_z_scores(judged[members]))
             worse = z > worst_z[members]
             worst_z[members[worse]] = z[worse]

@@ -1,36 +1,89 @@
-"""64-bit perceptual hash (DCT hash): robust to resizing, re-encoding and small crops."""
+"""64-bit perceptual hashes (DCT hash): robust to resizing, re-encoding and brightness.
+
+The hash keeps the signs, relative to their median, of the 8 x 8 lowest-frequency DCT
+coefficients of the image reduced to 32 x 32. Two hashes come from one pass: the whole image,
+and its central 95 %. A border crop rescales the content about its centre, which flips many
+bits of the full hash (a 2.5 % crop on each side moves it as far as an unrelated image), but
+the full hash of a cropped copy lands next to the *centre* hash of its original (see
+dlqa.data.crop_hashes).
+
+Both hashes are computed as matrix products on a 64 x 64 box-reduced luma image: the area
+resampling to 32 x 32 (of the whole or of the central region, with fractional edge weights)
+and the DCT rows are folded into one 8 x 64 projection per axis, so a crop costs no decode and
+no second resize.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
-from scipy.fft import dctn
 
 HASH_SIZE = 8  # 8 x 8 low-frequency DCT coefficients -> 64 bits
-_SMALL = HASH_SIZE * 4  # the image is reduced to 32 x 32 before the DCT
-_BIT_WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+_DCT_SIZE = HASH_SIZE * 4  # the DCT of the image reduced to 32 x 32
+_GRID = 64  # luma is first box-reduced to 64 x 64
+CENTER_FRACTION = 0.95  # the centre hash covers the central 95 % (2.5 % crop on each side)
+
+
+def _area_resampling(n_out: int, start: float, stop: float, n_in: int) -> np.ndarray:
+    """(n_out, n_in) weights that average [start, stop) of n_in unit cells into n_out cells."""
+    edges = np.linspace(start, stop, n_out + 1)
+    cells = np.arange(n_in)
+    overlap = np.clip(
+        np.minimum(edges[1:, None], cells[None, :] + 1) - np.maximum(edges[:-1, None], cells),
+        0,
+        None,
+    )
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def _dct_rows(n: int, k: int) -> np.ndarray:
+    """First k rows of the orthonormal DCT-II matrix of size n."""
+    frequencies = np.arange(k)[:, None]
+    positions = np.arange(n)[None, :]
+    rows = np.cos(np.pi * (2 * positions + 1) * frequencies / (2 * n)) * np.sqrt(2 / n)
+    rows[0] /= np.sqrt(2)
+    return rows
+
+
+@lru_cache(maxsize=4)
+def _projection(fraction: float) -> np.ndarray:
+    """(8, 64) matrix: area-resample the central ``fraction`` of 64 cells to 32, then DCT."""
+    margin = _GRID * (1 - fraction) / 2
+    resample = _area_resampling(_DCT_SIZE, margin, _GRID - margin, _GRID)
+    return (_dct_rows(_DCT_SIZE, HASH_SIZE) @ resample).astype(np.float32)
+
+
+def _bits_to_int(coefficients: np.ndarray) -> int:
+    flat = coefficients.ravel()
+    ordered = np.sort(flat)
+    median = (ordered[31] + ordered[32]) / 2
+    return int.from_bytes(np.packbits(flat > median).tobytes(), "big")
+
+
+def _luma_grid(image: Image.Image) -> np.ndarray:
+    gray = image if image.mode == "L" else image.convert("L")
+    return np.asarray(gray.resize((_GRID, _GRID), Image.Resampling.BOX), dtype=np.float32)
+
+
+def perceptual_hashes(image: Image.Image) -> tuple[int, int]:
+    """(full, centre) pHashes of a Pillow image in any mode (computed on luma)."""
+    grid = _luma_grid(image)
+    full, center = _projection(1.0), _projection(CENTER_FRACTION)
+    return (
+        _bits_to_int(full @ grid @ full.T),
+        _bits_to_int(center @ grid @ center.T),
+    )
 
 
 def perceptual_hash(image: Image.Image) -> int:
-    """pHash of a Pillow image: bit set where a low-frequency DCT coefficient exceeds the median.
-
-    Any mode is accepted; the hash is computed on luma.
-    """
-    gray = image if image.mode == "L" else image.convert("L")
-    small = np.asarray(gray.resize((_SMALL, _SMALL), Image.Resampling.BILINEAR), dtype=np.float32)
-    coeffs = dctn(small, type=2, norm="ortho")[:HASH_SIZE, :HASH_SIZE]
-    bits = (coeffs > np.median(coeffs)).ravel()
-    return int(np.sum(_BIT_WEIGHTS[bits], dtype=np.uint64))
-
-
-# A border crop rescales the content about its centre, which moves a DCT hash as far as an
-# unrelated image; the hash of an image's own central 95 % lands next to the hash of a copy
-# cropped by 2.5 % on each side (see dlqa.data.crop_hashes).
-CENTER_FRACTION = 0.95
+    """pHash of the whole image."""
+    full = _projection(1.0)
+    return _bits_to_int(full @ _luma_grid(image) @ full.T)
 
 
 def center_hash(image: Image.Image, fraction: float = CENTER_FRACTION) -> int:
     """pHash of the central ``fraction`` of the image (both sides scaled by it)."""
-    width, height = image.size
-    dx, dy = round(width * (1 - fraction) / 2), round(height * (1 - fraction) / 2)
-    return perceptual_hash(image.crop((dx, dy, width - dx, height - dy)))
+    center = _projection(fraction)
+    return _bits_to_int(center @ _luma_grid(image) @ center.T)
