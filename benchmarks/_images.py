@@ -185,6 +185,7 @@ def unrelated_images(
     """(category, image) for every photo crop and generated scene; all mutually unrelated."""
     rng = np.random.default_rng(seed)
     images = [("photo_crop", crop) for crop in photo_crops(rng, crops_per_photo)]
+    images += [("flat_scene", image) for image in flat_scenes(seed, procedural_per_kind)]
     for kind in PROCEDURAL_KINDS:
         made = 0
         while made < procedural_per_kind:
@@ -193,6 +194,19 @@ def unrelated_images(
                 images.append((kind, image))
                 made += 1
     return images
+
+
+def flat_scenes(seed: int, count: int) -> list[Image.Image]:
+    """The image-profile benchmark's scenes (a colour gradient with a few small shapes and
+    lines), reduced to at most 320 px: little structure, the hard case for a DCT hash."""
+    from image_profile import draw_photo_like_image
+
+    scenes = []
+    for index in range(count):
+        image = draw_photo_like_image(1_000_000 * (seed + 1) + index)
+        image.thumbnail((320, 320))
+        scenes.append(image)
+    return scenes
 
 
 def _luma_std(image: Image.Image) -> float:

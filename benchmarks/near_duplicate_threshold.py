@@ -6,8 +6,8 @@ at the smaller size), saves each as a PNG and probes it exactly as `dlqa data pr
 (decode at the working size, full-image and centre hashes). The distance of a pair is what
 the near-duplicate check uses: the smallest of full-vs-full and full-vs-centre either way.
 Prints the distances image -> copy per transform, the distances between unrelated images, the
-expected false pairs per million images at candidate thresholds, and the chosen threshold:
-the smallest that catches every copy with MARGIN_BITS to spare.
+confirming correlations of the structure grids, and the chosen (distance, correlation): the
+pair with the fewest errors in all, copies missed plus unrelated pairs confirmed.
 
     python benchmarks/near_duplicate_threshold.py [--seed 0] [--crops-per-photo 80]
         [--procedural-per-kind 600]
@@ -28,26 +28,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _images import EXTRA_TRANSFORMS, TRANSFORMS, unrelated_images  # noqa: E402
 
+from dlqa.data.crop_hashes import (  # noqa: E402
+    DEFAULT_MIN_CORRELATION,
+    confirm_pairs,
+    structure_correlation,
+)
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, hamming_distance  # noqa: E402
 from dlqa.data.probes.image import probe_image_bytes  # noqa: E402
 
-MARGIN_BITS = 2  # pHash sets 32 of 64 bits, so distances move in steps of 2
-DATASET_SIZE = 1_000_000
+CANDIDATE_LIMIT = 14  # unrelated pairs up to this distance are kept as candidates
+CORRELATIONS = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
-def probe_hashes(image) -> tuple[int, int]:  # noqa: ANN001
-    """(full, centre) hashes of an image saved as PNG and probed like any file."""
+def probe_signature(image) -> dict:  # noqa: ANN001
+    """Hashes and grids of an image saved as PNG and probed like any file."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG", compress_level=1)
-    row = probe_image_bytes(buffer.getvalue())
-    return row["phash"], row["phash_center"]
+    return probe_image_bytes(buffer.getvalue())
 
 
-def hash_arrays(images: list) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [probe_hashes(image) for image in images]
+def hash_arrays(images: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(full hashes, centre hashes, full grids, centre grids) of the images."""
+    rows = [probe_signature(image) for image in images]
+
+    def grids(key: str) -> np.ndarray:
+        return np.stack([np.frombuffer(row[key], dtype=np.uint8) for row in rows])
+
     return (
-        np.array([full for full, _ in pairs], dtype=np.uint64),
-        np.array([center for _, center in pairs], dtype=np.uint64),
+        np.array([row["phash"] for row in rows], dtype=np.uint64),
+        np.array([row["phash_center"] for row in rows], dtype=np.uint64),
+        grids("grid"),
+        grids("grid_center"),
+    )
+
+
+def copy_correlation(original: tuple, copy: tuple) -> np.ndarray:
+    """The confirming correlation of each image with its copy (best of the three pairings)."""
+    _, _, grid_a, center_a = original
+    _, _, grid_b, center_b = copy
+    return np.maximum.reduce(
+        [
+            structure_correlation(grid_a, grid_b),
+            structure_correlation(center_a, grid_b),
+            structure_correlation(grid_a, center_b),
+        ]
     )
 
 
@@ -69,7 +93,7 @@ def unrelated_distance_histogram(
     nearest_pairs: list[tuple[int, int, int]] = []
     for row in range(full.size - 1):
         distances = pair_distance(full[row], center[row], full[row + 1 :], center[row + 1 :])
-        for column in np.flatnonzero(distances <= 10):
+        for column in np.flatnonzero(distances <= CANDIDATE_LIMIT):
             nearest_pairs.append((int(distances[column]), row, row + 1 + int(column)))
         counts += np.bincount(distances, minlength=65)
         others = categories[row + 1 :]
@@ -95,12 +119,14 @@ def main() -> None:
     started = time.perf_counter()
     images = unrelated_images(args.seed, args.crops_per_photo, args.procedural_per_kind)
     categories = np.array([category for category, _ in images])
-    full, center = hash_arrays([image for _, image in images])
+    signatures = hash_arrays([image for _, image in images])
+    full, center, grids, center_grids = signatures
     all_transforms = {**TRANSFORMS, **EXTRA_TRANSFORMS}
-    copy_distances = {}
+    copy_distances, copy_correlations = {}, {}
     for name, transform in all_transforms.items():
-        copy_full, copy_center = hash_arrays([transform(image) for _, image in images])
-        copy_distances[name] = pair_distance(full, center, copy_full, copy_center)
+        copies = hash_arrays([transform(image) for _, image in images])
+        copy_distances[name] = pair_distance(full, center, copies[0], copies[1])
+        copy_correlations[name] = copy_correlation(signatures, copies)
     built = time.perf_counter() - started
     kinds = ", ".join(
         f"{kind}: {int((categories == kind).sum())}" for kind in np.unique(categories)
@@ -118,7 +144,6 @@ def main() -> None:
             f"{distances.mean():>7.2f}  {histogram}{tag}"
         )
     per_transform_max = {name: int(copy_distances[name].max()) for name in TRANSFORMS}
-    max_transform = max(per_transform_max.values())
 
     counts, closest, nearest_pairs = unrelated_distance_histogram(full, center, categories)
     total_pairs = int(counts.sum())
@@ -134,70 +159,70 @@ def main() -> None:
     if args.save_nearest:
         save_nearest(images, nearest_pairs[:12], Path(args.save_nearest))
 
-    pairs_per_dataset = DATASET_SIZE * (DATASET_SIZE - 1) / 2
-    cumulative = np.cumsum(counts)
-    print(
-        f"\nthreshold: unrelated pairs paired, expected false pairs among {DATASET_SIZE:,} images"
+    # Candidates are pairs within the hash distance; a candidate is confirmed when its
+    # structure grids correlate. Errors at (distance, correlation): copies missed (too far, or
+    # not confirmed) plus unrelated pairs confirmed. The choice has the fewest errors; on a tie
+    # the larger distance and then the lower correlation (catch more copies).
+    candidates = np.array([(a, b) for d, a, b in nearest_pairs], dtype=np.int64).reshape(-1, 2)
+    candidate_distance = np.array([d for d, _, _ in nearest_pairs], dtype=np.int64)
+    candidate_correlation = confirm_pairs(candidates, grids, center_grids)
+    print("\nimage -> copy confirming correlation: min / p1 per transform")
+    for name in all_transforms:
+        values = copy_correlations[name]
+        print(f"  {name:<22} {values.min():.3f} / {np.percentile(values, 1):.3f}")
+    grid_rows = []
+    for distance in range(4, CANDIDATE_LIMIT + 1, 2):
+        for correlation in CORRELATIONS:
+            missed = {
+                name: int(
+                    ((copy_distances[name] > distance) | (copy_correlations[name] < correlation))
+                    .sum()
+                )
+                for name in TRANSFORMS
+            }
+            false_pairs = int(
+                ((candidate_distance <= distance) & (candidate_correlation >= correlation)).sum()
+            )
+            grid_rows.append((distance, correlation, missed, false_pairs))
+    print("\ndistance, correlation: copies missed per transform, unrelated pairs confirmed")
+    for distance, correlation, missed, false_pairs in grid_rows:
+        print(f"  <= {distance:>2}, >= {correlation:.2f}: {json.dumps(missed)}, {false_pairs}")
+    best = min(
+        grid_rows, key=lambda row: (sum(row[2].values()) + row[3], -row[0], row[1])
     )
-    print("  (none seen: the 95 % upper bound 3 / pairs after '<'), share of copies caught")
-    for threshold in range(0, 23, 2):
-        seen = int(cumulative[threshold])
-        rate = seen / total_pairs
-        expected = rate * pairs_per_dataset if seen else 3 / total_pairs * pairs_per_dataset
-        per_million = f"{'' if seen else '< '}{expected:.3g}"
-        caught = " ".join(
-            f"{name}={np.mean(copy_distances[name] <= threshold):.4f}" for name in TRANSFORMS
-        )
+    chosen, chosen_correlation, missed, false_pairs = best
+    n_copies = len(images) * len(TRANSFORMS)
+    caught = {name: 1 - missed[name] / len(images) for name in TRANSFORMS}
+    unconfirmed_false = int((candidate_distance <= chosen).sum())
+    print(
+        f"\nchosen: distance <= {chosen}, correlation >= {chosen_correlation:.2f}: "
+        f"{sum(missed.values())} of {n_copies} copies missed, {false_pairs} of {total_pairs} "
+        f"unrelated pairs confirmed ({unconfirmed_false} candidates before confirmation)"
+    )
+    if (chosen, chosen_correlation) != (DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CORRELATION):
         print(
-            f"  <= {threshold:>2}: {seen:>8} (rate {rate:.2e}), per 1M {per_million:>9}  {caught}"
+            f"NOTE: the defaults are {DEFAULT_MAX_DISTANCE} and {DEFAULT_MIN_CORRELATION}; "
+            f"this run suggests {chosen} and {chosen_correlation}"
         )
-
-    # The rule: the fewest errors in all, copies of the four required transforms missed plus
-    # unrelated pairs paired (the smallest threshold on a tie). Catching every copy is shown too.
-    rates = cumulative / total_pairs
-    catch_all = max_transform + MARGIN_BITS
-    errors = {
-        t: int(sum((copy_distances[name] > t).sum() for name in TRANSFORMS) + cumulative[t])
-        for t in range(0, 33, 2)
-    }
-    print("  errors (copies missed + unrelated pairs paired):", json.dumps(errors))
-    chosen = min(errors, key=lambda t: (errors[t], t))
-    caught = {name: float(np.mean(copy_distances[name] <= chosen)) for name in TRANSFORMS}
-    print(
-        f"\nlargest copy distance {max_transform}; catching every copy with a {MARGIN_BITS}-bit "
-        f"margin needs {catch_all}, which pairs {int(cumulative[catch_all])} of {total_pairs} "
-        f"unrelated pairs (rate {rates[catch_all]:.2e})"
-    )
-    print(
-        f"chosen: {chosen}, the fewest errors ({errors[chosen]}); it pairs "
-        f"{int(cumulative[chosen])} of {total_pairs} unrelated pairs; "
-        f"copies caught: {json.dumps(caught)}"
-    )
-    if chosen != DEFAULT_MAX_DISTANCE:
-        print(f"NOTE: DEFAULT_MAX_DISTANCE is {DEFAULT_MAX_DISTANCE}, this run suggests {chosen}")
-    false_pairs = int(cumulative[chosen])
     summary = {
         "benchmark": "near_duplicate_threshold",
         "threshold": chosen,
+        "min_correlation": chosen_correlation,
         "default_max_distance": DEFAULT_MAX_DISTANCE,
-        "max_transform_distance": max_transform,
-        "per_transform_max": per_transform_max,
-        "per_transform_p99": {
-            name: float(np.percentile(copy_distances[name], 99)) for name in TRANSFORMS
-        },
-        "per_transform_caught_at_threshold": caught,
-        "extra_transform_max": {name: int(copy_distances[name].max()) for name in EXTRA_TRANSFORMS},
+        "default_min_correlation": DEFAULT_MIN_CORRELATION,
         "images": len(images),
-        "min_unrelated_distance": int(np.flatnonzero(counts)[0]),
-        "unrelated_p0.01%": quantile_from_histogram(counts, 1e-4),
-        "unrelated_p0.1%": quantile_from_histogram(counts, 1e-3),
-        "unrelated_p1%": quantile_from_histogram(counts, 1e-2),
+        "categories": {kind: int((categories == kind).sum()) for kind in np.unique(categories)},
+        "per_transform_max_distance": per_transform_max,
+        "per_transform_caught": caught,
+        "copies_missed": sum(missed.values()),
+        "copies": n_copies,
         "unrelated_pairs": total_pairs,
+        "unrelated_candidates_at_threshold": unconfirmed_false,
         "false_pairs_at_threshold": false_pairs,
-        "copies_missed_at_threshold": errors[chosen] - false_pairs,
-        "false_pairs_per_million_images_at_threshold": rates[chosen] * pairs_per_dataset,
-        "threshold_catching_every_copy": catch_all,
-        "false_pairs_at_that": int(cumulative[catch_all]),
+        "min_unrelated_distance": int(np.flatnonzero(counts)[0]),
+        "extra_transform_max_distance": {
+            name: int(copy_distances[name].max()) for name in EXTRA_TRANSFORMS
+        },
     }
     print(json.dumps(summary))
 

@@ -36,6 +36,8 @@ PROFILE_SCHEMA = pa.schema(
         ("sha256", pa.string()),  # content hash of the file bytes (or of the array)
         ("phash", pa.uint64()),  # 64-bit perceptual hash
         ("phash_center", pa.uint64()),  # perceptual hash of the central 95 % (border crops)
+        ("grid", pa.binary(256)),  # 16 x 16 luma grid that confirms near-duplicate candidates
+        ("grid_center", pa.binary(256)),  # the same of the central 95 %
     ]
 )
 

@@ -22,15 +22,10 @@ import numpy as np
 
 from dlqa.core.errors import UsageError
 
-# Measured by benchmarks/near_duplicate_threshold.py (2,617 unrelated images, 3.4 M pairs, each
-# image and copy saved as PNG and probed like a file; a pair's distance is the smallest of
-# full-vs-full and full-vs-centre hash, see dlqa.data.crop_hashes). The default has the fewest
-# errors in all (copies missed + unrelated pairs paired): at 8 bits, 99.92 % of 90 % resizes,
-# 100 % of JPEG q60 re-encodes, 99.92 % of +10 % brightness shifts and 99.92 % of 2.5 % border
-# crops are caught (6 of 10,468 copies missed), and 3 of 3.4 M unrelated pairs are paired (all
-# generated scenes with the same layout). Catching every copy needs 12, which pairs 62.
+# Measured by benchmarks/near_duplicate_threshold.py together with the confirming correlation
+# (dlqa.data.crop_hashes.DEFAULT_MIN_CORRELATION): see that module for the figures.
 # (pHash sets exactly 32 of 64 bits, so distances between its hashes are even.)
-DEFAULT_MAX_DISTANCE: int = 8
+DEFAULT_MAX_DISTANCE: int = 10
 
 HASH_BITS = 64
 MAX_SUPPORTED_DISTANCE = 32  # beyond half the bits "near" stops meaning anything

@@ -10,11 +10,18 @@ from dlqa.core.registry import register_check, verdict
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.checks._common import pairs_result, percent
 from dlqa.data.context import DataProfile
+from dlqa.data.crop_hashes import DEFAULT_MIN_CORRELATION
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE
 
 _DISTANCE_DOC = (
     "largest Hamming distance between 64-bit perceptual hashes that counts as a duplicate"
 )
+_CORRELATION_DOC = (
+    "smallest correlation of the 16 x 16 structure grids (gradients removed) that confirms "
+    "a candidate pair; 0 keeps every candidate"
+)
+_NEAR = {"max_distance": DEFAULT_MAX_DISTANCE, "min_correlation": DEFAULT_MIN_CORRELATION}
+_NEAR_DOCS = {"max_distance": _DISTANCE_DOC, "min_correlation": _CORRELATION_DOC}
 
 
 @register_check(
@@ -61,14 +68,14 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
         "Pairs of different files whose perceptual hashes are within `max_distance` bits: "
         "resized, re-encoded, brightened or slightly cropped copies."
     ),
-    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.01},
+    defaults={**_NEAR, "max_fraction": 0.01},
     param_docs={
-        "max_distance": _DISTANCE_DOC,
+        **_NEAR_DOCS,
         "max_fraction": "largest fraction of samples that may be in a near-duplicate pair",
     },
 )
 def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.near_pairs(params["max_distance"])
+    pairs, distances = profile.near_pairs(params["max_distance"], params["min_correlation"])
     if len(pairs):
         different_files = ~profile.is_exact_pair(pairs)
         pairs, distances = pairs[different_files], distances[different_files]
@@ -79,7 +86,10 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
         distances,
         params,
         what=f"of different files within Hamming distance {params['max_distance']}",
-        details={"max_distance": params["max_distance"]},
+        details={
+            "max_distance": params["max_distance"],
+            "min_correlation": params["min_correlation"],
+        },
     )
 
 
@@ -87,14 +97,11 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
     "data.conflicting_labels",
     title="Duplicates with conflicting labels",
     description="Exact or near-duplicate samples that carry different labels.",
-    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.0},
-    param_docs={
-        "max_distance": _DISTANCE_DOC,
-        "max_fraction": "largest fraction of samples involved",
-    },
+    defaults={**_NEAR, "max_fraction": 0.0},
+    param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
 )
 def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.duplicate_pairs(params["max_distance"])
+    pairs, distances = profile.duplicate_pairs(params["max_distance"], params["min_correlation"])
     labels = profile.labels
     conflict = (
         np.asarray([labels[i] != labels[j] for i, j in pairs], dtype=bool)
@@ -108,7 +115,10 @@ def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> Ch
         distances[conflict],
         params,
         what="of duplicates carry different labels",
-        details={"max_distance": params["max_distance"]},
+        details={
+            "max_distance": params["max_distance"],
+            "min_correlation": params["min_correlation"],
+        },
     )
 
 
@@ -116,11 +126,8 @@ def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> Ch
     "data.split_leakage",
     title="Cross-split leakage",
     description="Exact or near-duplicate samples found in two different splits (train and test).",
-    defaults={"max_distance": DEFAULT_MAX_DISTANCE, "max_fraction": 0.0},
-    param_docs={
-        "max_distance": _DISTANCE_DOC,
-        "max_fraction": "largest fraction of samples involved",
-    },
+    defaults={**_NEAR, "max_fraction": 0.0},
+    param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
 )
 def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     if not profile.has_splits:
@@ -129,7 +136,7 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
             Status.SKIP,
             "the source has no splits (use split folders or a split column)",
         )
-    pairs, distances = profile.duplicate_pairs(params["max_distance"])
+    pairs, distances = profile.duplicate_pairs(params["max_distance"], params["min_correlation"])
     splits = profile.splits
     leaked = (
         np.asarray([splits[i] != splits[j] for i, j in pairs], dtype=bool)
@@ -143,5 +150,8 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
         distances[leaked],
         params,
         what="of duplicates cross splits",
-        details={"max_distance": params["max_distance"]},
+        details={
+            "max_distance": params["max_distance"],
+            "min_correlation": params["min_correlation"],
+        },
     )

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dlqa.core.errors import UsageError
-from dlqa.data.probes.phash import perceptual_hashes
+from dlqa.data.probes.phash import image_signature
 
 # Long side of the working image, chosen by measurement (benchmarks/image_profile.py, 600-1200
 # px photo-like JPEGs at quality 85-95, 2 cores). Entropy decoding, which no draft scale can
@@ -58,6 +58,8 @@ _IMAGE_COLUMNS = (
     "entropy",
     "phash",
     "phash_center",
+    "grid",
+    "grid_center",
 )
 
 
@@ -192,7 +194,6 @@ def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
     entropy = float(-(nonzero * np.log2(nonzero)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
 
     sharpness = _laplacian_variance(np.asarray(luma))
-    full_hash, center_hash = perceptual_hashes(luma)
 
     if colour.mode != "L":
         colorfulness = _colorfulness(colour)
@@ -208,8 +209,7 @@ def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
         "sharpness": sharpness,
         "colorfulness": colorfulness,
         "is_grayscale": is_grayscale,
-        "phash": full_hash,
-        "phash_center": center_hash,
+        **image_signature(luma),
     }
 
 

@@ -7,6 +7,10 @@ bits of the full hash (a 2.5 % crop on each side moves it as far as an unrelated
 the full hash of a cropped copy lands next to the *centre* hash of its original (see
 dlqa.data.crop_hashes).
 
+Hashes only propose candidates. Images with little structure (a gradient and a few small
+shapes) share hashes without being copies, so each sample also keeps two 16 x 16 luma grids
+(whole and centre) that confirm a candidate pair by correlation (dlqa.data.crop_hashes).
+
 Both hashes are computed as matrix products on a 64 x 64 box-reduced luma image: the area
 resampling to 32 x 32 (of the whole or of the central region, with fractional edge weights)
 and the DCT rows are folded into one 8 x 64 projection per axis, so a crop costs no decode and
@@ -65,6 +69,33 @@ def _bits_to_int(coefficients: np.ndarray) -> int:
 def _luma_grid(image: Image.Image) -> np.ndarray:
     gray = image if image.mode == "L" else image.convert("L")
     return np.asarray(gray.resize((_GRID, _GRID), Image.Resampling.BOX), dtype=np.float32)
+
+
+GRID_SIDE = 16  # side of the structure grids that confirm candidate pairs
+
+
+@lru_cache(maxsize=4)
+def _grid_resampling(fraction: float) -> np.ndarray:
+    """(16, 64) area resampling of the central ``fraction`` of the 64 x 64 grid."""
+    margin = _GRID * (1 - fraction) / 2
+    return _area_resampling(GRID_SIDE, margin, _GRID - margin, _GRID).astype(np.float32)
+
+
+def _grid_bytes(resample: np.ndarray, grid: np.ndarray) -> bytes:
+    small = resample @ grid @ resample.T
+    return np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes()
+
+
+def image_signature(image: Image.Image) -> dict[str, int | bytes]:
+    """Full and centre pHashes plus full and centre 16 x 16 structure grids (uint8 bytes)."""
+    grid = _luma_grid(image)
+    full, center = _projection(1.0), _projection(CENTER_FRACTION)
+    return {
+        "phash": _bits_to_int(full @ grid @ full.T),
+        "phash_center": _bits_to_int(center @ grid @ center.T),
+        "grid": _grid_bytes(_grid_resampling(1.0), grid),
+        "grid_center": _grid_bytes(_grid_resampling(CENTER_FRACTION), grid),
+    }
 
 
 def perceptual_hashes(image: Image.Image) -> tuple[int, int]:
