@@ -29,15 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _images import EXTRA_TRANSFORMS, TRANSFORMS, unrelated_images  # noqa: E402
 
 from dlqa.data.crop_hashes import (  # noqa: E402
+    DEFAULT_MAX_COLOUR_DISTANCE,
     DEFAULT_MIN_CORRELATION,
     confirm_pairs,
+    pair_colour_distance,
     structure_correlation,
 )
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, hamming_distance  # noqa: E402
 from dlqa.data.probes.image import probe_image_bytes  # noqa: E402
 
 CANDIDATE_LIMIT = 14  # unrelated pairs up to this distance are kept as candidates
-CORRELATIONS = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+CORRELATIONS = (0.0, 0.6, 0.7, 0.8, 0.9)  # the defaults must be among these values
+COLOUR_LIMITS = (8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 255.0)
 
 
 def probe_signature(image) -> dict:  # noqa: ANN001
@@ -47,8 +50,8 @@ def probe_signature(image) -> dict:  # noqa: ANN001
     return probe_image_bytes(buffer.getvalue())
 
 
-def hash_arrays(images: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(full hashes, centre hashes, full grids, centre grids) of the images."""
+def hash_arrays(images: list) -> tuple[np.ndarray, ...]:
+    """(full hashes, centre hashes, full grids, centre grids, full colours, centre colours)."""
     rows = [probe_signature(image) for image in images]
 
     def grids(key: str) -> np.ndarray:
@@ -59,13 +62,22 @@ def hash_arrays(images: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         np.array([row["phash_center"] for row in rows], dtype=np.uint64),
         grids("grid"),
         grids("grid_center"),
+        grids("colour"),
+        grids("colour_center"),
     )
+
+
+def copy_colour_distance(original: tuple, copy: tuple) -> np.ndarray:
+    """The colour distance of each image to its copy (smallest of the three pairings)."""
+    pairs = np.stack([np.arange(len(original[0]))] * 2, axis=1)
+    both = np.concatenate([original[4], copy[4]]), np.concatenate([original[5], copy[5]])
+    return pair_colour_distance(pairs + [0, len(original[0])], *both)
 
 
 def copy_correlation(original: tuple, copy: tuple) -> np.ndarray:
     """The confirming correlation of each image with its copy (best of the three pairings)."""
-    _, _, grid_a, center_a = original
-    _, _, grid_b, center_b = copy
+    grid_a, center_a = original[2], original[3]
+    grid_b, center_b = copy[2], copy[3]
     return np.maximum.reduce(
         [
             structure_correlation(grid_a, grid_b),
@@ -120,13 +132,14 @@ def main() -> None:
     images = unrelated_images(args.seed, args.crops_per_photo, args.procedural_per_kind)
     categories = np.array([category for category, _ in images])
     signatures = hash_arrays([image for _, image in images])
-    full, center, grids, center_grids = signatures
+    full, center, grids, center_grids, colours, center_colours = signatures
     all_transforms = {**TRANSFORMS, **EXTRA_TRANSFORMS}
-    copy_distances, copy_correlations = {}, {}
+    copy_distances, copy_correlations, copy_colours = {}, {}, {}
     for name, transform in all_transforms.items():
         copies = hash_arrays([transform(image) for _, image in images])
         copy_distances[name] = pair_distance(full, center, copies[0], copies[1])
         copy_correlations[name] = copy_correlation(signatures, copies)
+        copy_colours[name] = copy_colour_distance(signatures, copies)
     built = time.perf_counter() - started
     kinds = ", ".join(
         f"{kind}: {int((categories == kind).sum())}" for kind in np.unique(categories)
@@ -166,50 +179,70 @@ def main() -> None:
     candidates = np.array([(a, b) for d, a, b in nearest_pairs], dtype=np.int64).reshape(-1, 2)
     candidate_distance = np.array([d for d, _, _ in nearest_pairs], dtype=np.int64)
     candidate_correlation = confirm_pairs(candidates, grids, center_grids)
-    print("\nimage -> copy confirming correlation: min / p1 per transform")
+    candidate_colour = pair_colour_distance(candidates, colours, center_colours)
+    print("\nimage -> copy: confirming correlation min / p1, colour distance p99 / max")
     for name in all_transforms:
-        values = copy_correlations[name]
-        print(f"  {name:<22} {values.min():.3f} / {np.percentile(values, 1):.3f}")
+        values, colour = copy_correlations[name], copy_colours[name]
+        print(
+            f"  {name:<22} {values.min():.3f} / {np.percentile(values, 1):.3f}    "
+            f"{np.percentile(colour, 99):.1f} / {colour.max():.1f}"
+        )
     grid_rows = []
-    for distance in range(4, CANDIDATE_LIMIT + 1, 2):
+    for distance in range(6, CANDIDATE_LIMIT + 1, 2):
         for correlation in CORRELATIONS:
-            missed = {
-                name: int(
-                    ((copy_distances[name] > distance) | (copy_correlations[name] < correlation))
-                    .sum()
+            for colour_limit in COLOUR_LIMITS:
+                missed = {
+                    name: int(
+                        (
+                            (copy_distances[name] > distance)
+                            | (copy_correlations[name] < correlation)
+                            | (copy_colours[name] > colour_limit)
+                        ).sum()
+                    )
+                    for name in TRANSFORMS
+                }
+                false_pairs = int(
+                    (
+                        (candidate_distance <= distance)
+                        & (candidate_correlation >= correlation)
+                        & (candidate_colour <= colour_limit)
+                    ).sum()
                 )
-                for name in TRANSFORMS
-            }
-            false_pairs = int(
-                ((candidate_distance <= distance) & (candidate_correlation >= correlation)).sum()
-            )
-            grid_rows.append((distance, correlation, missed, false_pairs))
-    print("\ndistance, correlation: copies missed per transform, unrelated pairs confirmed")
-    for distance, correlation, missed, false_pairs in grid_rows:
-        print(f"  <= {distance:>2}, >= {correlation:.2f}: {json.dumps(missed)}, {false_pairs}")
+                grid_rows.append((distance, correlation, colour_limit, missed, false_pairs))
+    print("\ndistance, correlation, colour: copies missed per transform, unrelated pairs kept")
+    for distance, correlation, colour_limit, missed, false_pairs in grid_rows:
+        print(
+            f"  <= {distance:>2}, >= {correlation:.2f}, <= {colour_limit:g}: "
+            f"{json.dumps(missed)}, {false_pairs}"
+        )
     best = min(
-        grid_rows, key=lambda row: (sum(row[2].values()) + row[3], -row[0], row[1])
+        grid_rows,
+        key=lambda row: (sum(row[3].values()) + row[4], -row[0], row[1], -row[2]),
     )
-    chosen, chosen_correlation, missed, false_pairs = best
+    chosen, chosen_correlation, chosen_colour, missed, false_pairs = best
     n_copies = len(images) * len(TRANSFORMS)
     caught = {name: 1 - missed[name] / len(images) for name in TRANSFORMS}
     unconfirmed_false = int((candidate_distance <= chosen).sum())
     print(
-        f"\nchosen: distance <= {chosen}, correlation >= {chosen_correlation:.2f}: "
+        f"\nchosen: distance <= {chosen}, correlation >= {chosen_correlation:.2f}, "
+        f"colour distance <= {chosen_colour:g}: "
         f"{sum(missed.values())} of {n_copies} copies missed, {false_pairs} of {total_pairs} "
         f"unrelated pairs confirmed ({unconfirmed_false} candidates before confirmation)"
     )
-    if (chosen, chosen_correlation) != (DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CORRELATION):
-        print(
-            f"NOTE: the defaults are {DEFAULT_MAX_DISTANCE} and {DEFAULT_MIN_CORRELATION}; "
-            f"this run suggests {chosen} and {chosen_correlation}"
-        )
+    defaults = (DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CORRELATION, DEFAULT_MAX_COLOUR_DISTANCE)
+    at_defaults = next(row for row in grid_rows if row[:3] == defaults)
+    print(
+        f"at the defaults {defaults}: {sum(at_defaults[3].values())} of {n_copies} copies "
+        f"missed {json.dumps(at_defaults[3])}, {at_defaults[4]} unrelated pairs kept"
+    )
     summary = {
         "benchmark": "near_duplicate_threshold",
         "threshold": chosen,
         "min_correlation": chosen_correlation,
+        "max_colour_distance": chosen_colour,
         "default_max_distance": DEFAULT_MAX_DISTANCE,
         "default_min_correlation": DEFAULT_MIN_CORRELATION,
+        "default_max_colour_distance": DEFAULT_MAX_COLOUR_DISTANCE,
         "images": len(images),
         "categories": {kind: int((categories == kind).sum()) for kind in np.unique(categories)},
         "per_transform_max_distance": per_transform_max,
@@ -220,6 +253,11 @@ def main() -> None:
         "unrelated_candidates_at_threshold": unconfirmed_false,
         "false_pairs_at_threshold": false_pairs,
         "min_unrelated_distance": int(np.flatnonzero(counts)[0]),
+        "copies_missed_at_defaults": sum(at_defaults[3].values()),
+        "caught_at_defaults": {
+            name: 1 - at_defaults[3][name] / len(images) for name in TRANSFORMS
+        },
+        "false_pairs_at_defaults": at_defaults[4],
         "extra_transform_max_distance": {
             name: int(copy_distances[name].max()) for name in EXTRA_TRANSFORMS
         },

@@ -38,6 +38,8 @@ PROFILE_SCHEMA = pa.schema(
         ("phash_center", pa.uint64()),  # perceptual hash of the central 95 % (border crops)
         ("grid", pa.binary(256)),  # 16 x 16 luma grid that confirms near-duplicate candidates
         ("grid_center", pa.binary(256)),  # the same of the central 95 %
+        ("colour", pa.binary(32)),  # 4 x 4 opponent-colour layout, confirms candidates too
+        ("colour_center", pa.binary(32)),  # the same of the central 95 %
     ]
 )
 

@@ -9,9 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dlqa.data.crop_hashes import confirm_pairs, find_near_duplicate_samples
+from dlqa.data.crop_hashes import (
+    confirm_pairs,
+    find_near_duplicate_samples,
+    pair_colour_distance,
+)
 from dlqa.data.duplicates import find_exact_groups
-from dlqa.data.probes.phash import GRID_SIDE
 
 
 class DataProfile:
@@ -21,7 +24,7 @@ class DataProfile:
     def __init__(self, table: pa.Table, source: str = "") -> None:
         self.table = table
         self.source = source
-        self._candidates: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._candidates: dict[int, tuple[np.ndarray, ...]] = {}
 
     @classmethod
     def from_parquet(cls, path: Path | str, source: str = "") -> DataProfile:
@@ -77,9 +80,9 @@ class DataProfile:
             group[members] = number
         return group
 
-    def _near_candidates(self, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate pairs within the hash distance, their distances and confirming
-        correlations (cached: several checks share them)."""
+    def _near_candidates(self, max_distance: int) -> tuple[np.ndarray, ...]:
+        """Candidate pairs within the hash distance, their distances, structure correlations
+        and colour distances (cached: several checks share them)."""
         if max_distance not in self._candidates:
             full, center = self.table.column("phash"), self.table.column("phash_center")
             valid = (
@@ -95,33 +98,40 @@ class DataProfile:
             )
             # Only the samples in candidate pairs need their grids.
             members, local = np.unique(pairs, return_inverse=True)
-            correlations = np.ones(len(pairs))
+            correlations, colours = np.ones(len(pairs)), np.zeros(len(pairs))
             if len(pairs):
                 grids, known = self._grids("grid", members)
                 center_grids, _ = self._grids("grid_center", members)
+                colour, _ = self._grids("colour", members)
+                center_colour, _ = self._grids("colour_center", members)
                 local = local.reshape(pairs.shape)
-                # A pair with a missing grid (a profile without them) stays a hash-only match.
+                # A pair with a missing signature (a profile without them) stays a hash match.
                 both = known[local[:, 0]] & known[local[:, 1]]
                 correlations[both] = confirm_pairs(local[both], grids, center_grids)
-            self._candidates[max_distance] = (pairs, distances, correlations)
+                colours[both] = pair_colour_distance(local[both], colour, center_colour)
+            self._candidates[max_distance] = (pairs, distances, correlations, colours)
         return self._candidates[max_distance]
 
     def _grids(self, name: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The structure grids of some samples as (k, 256) uint8, and which ones exist."""
         rows = self.table.column(name).take(pa.array(indices, type=pa.int64())).to_pylist()
         known = np.array([row is not None for row in rows], dtype=bool)
-        blank = bytes(GRID_SIDE * GRID_SIDE)
-        data = b"".join(row if row is not None else blank for row in rows)
+        width = self.table.schema.field(name).type.byte_width
+        data = b"".join(row if row is not None else bytes(width) for row in rows)
         return np.frombuffer(data, dtype=np.uint8).reshape(len(rows), -1), known
 
     def near_pairs(
-        self, max_distance: int, min_correlation: float = 0.0
+        self,
+        max_distance: int,
+        min_correlation: float = 0.0,
+        max_colour_distance: float = 255.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (i < j) within ``max_distance`` on the perceptual hashes (full image, or one's
-        full image against the other's centre, which catches border crops) whose structure
-        grids correlate at least ``min_correlation``, with their hash distances."""
-        pairs, distances, correlations = self._near_candidates(max_distance)
-        confirmed = correlations >= min_correlation
+        full image against the other's centre, which catches border crops), confirmed by
+        structure grids that correlate at least ``min_correlation`` and colour layouts at most
+        ``max_colour_distance`` apart; with their hash distances."""
+        pairs, distances, correlations, colours = self._near_candidates(max_distance)
+        confirmed = (correlations >= min_correlation) & (colours <= max_colour_distance)
         return pairs[confirmed], distances[confirmed]
 
     def exact_pairs(self) -> np.ndarray:
@@ -132,10 +142,13 @@ class DataProfile:
         return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
     def duplicate_pairs(
-        self, max_distance: int, min_correlation: float = 0.0
+        self,
+        max_distance: int,
+        min_correlation: float = 0.0,
+        max_colour_distance: float = 255.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact and near duplicates together: (pairs, distances), distance 0 for exact copies."""
-        near, distances = self.near_pairs(max_distance, min_correlation)
+        near, distances = self.near_pairs(max_distance, min_correlation, max_colour_distance)
         exact = self.exact_pairs()
         pairs = np.concatenate([exact, near]) if len(near) else exact
         dist = np.concatenate([np.zeros(len(exact), dtype=np.int64), distances.astype(np.int64)])

@@ -15,12 +15,15 @@ import numpy as np
 from dlqa.data.duplicates import find_near_duplicate_pairs
 
 # Chosen with DEFAULT_MAX_DISTANCE (10) by benchmarks/near_duplicate_threshold.py: 3,217
-# unrelated images (5.2 M pairs, including 600 low-structure gradient scenes) and their copies,
-# each saved as PNG and probed like a file. The pair (distance 10, correlation 0.8) has the
-# fewest errors: 4 of 12,868 copies missed (all 90 % resizes and JPEG q60 re-encodes caught,
-# 2 brightness shifts and 2 border crops missed) and 4 of 5.2 M unrelated pairs kept (39
-# hash candidates before confirmation). Hashes alone at 8 bits: 7 missed and 13 kept.
+# unrelated images (5.2 M pairs, 600 of them low-structure gradient scenes) and their 12,868
+# copies, each saved as PNG and probed like a file. At (10 bits, correlation 0.8, colour 16):
+# 4 copies missed (every 90 % resize and JPEG q60 re-encode caught; 2 brightness shifts and 2
+# border crops missed) and 1 unrelated pair kept (38 hash candidates before confirmation).
+# The fewest errors in that run, (12 bits, colour 16, no correlation), miss 1 and keep 3 but
+# need a slower search; the correlation also confirms grayscale pairs, where colour says
+# nothing.
 DEFAULT_MIN_CORRELATION = 0.8
+DEFAULT_MAX_COLOUR_DISTANCE = 16.0
 
 
 def find_near_duplicate_samples(
@@ -103,3 +106,24 @@ def confirm_pairs(
     )
 
 
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean absolute difference of two opponent-colour layouts, row by row, in colour levels
+    (the layouts store value / 2 + 128)."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=1) * 2.0
+
+
+def pair_colour_distance(
+    pairs: np.ndarray, colours: np.ndarray, center_colours: np.ndarray
+) -> np.ndarray:
+    """For each candidate pair, the smallest colour distance of full/full, centre/full and
+    full/centre (the same pairings the hashes use)."""
+    if not len(pairs):
+        return np.zeros(0)
+    i, j = pairs[:, 0], pairs[:, 1]
+    return np.minimum.reduce(
+        [
+            colour_distance(colours[i], colours[j]),
+            colour_distance(center_colours[i], colours[j]),
+            colour_distance(colours[i], center_colours[j]),
+        ]
+    )

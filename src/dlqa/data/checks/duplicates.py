@@ -10,7 +10,7 @@ from dlqa.core.registry import register_check, verdict
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.checks._common import pairs_result, percent
 from dlqa.data.context import DataProfile
-from dlqa.data.crop_hashes import DEFAULT_MIN_CORRELATION
+from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MIN_CORRELATION
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE
 
 _DISTANCE_DOC = (
@@ -20,8 +20,24 @@ _CORRELATION_DOC = (
     "smallest correlation of the 16 x 16 structure grids (gradients removed) that confirms "
     "a candidate pair; 0 keeps every candidate"
 )
-_NEAR = {"max_distance": DEFAULT_MAX_DISTANCE, "min_correlation": DEFAULT_MIN_CORRELATION}
-_NEAR_DOCS = {"max_distance": _DISTANCE_DOC, "min_correlation": _CORRELATION_DOC}
+_COLOUR_DOC = (
+    "largest mean difference of the 4 x 4 opponent-colour layouts (colour levels) that "
+    "confirms a candidate pair; 255 ignores colour (a grayscale copy of a colour image)"
+)
+_NEAR = {
+    "max_distance": DEFAULT_MAX_DISTANCE,
+    "min_correlation": DEFAULT_MIN_CORRELATION,
+    "max_colour_distance": DEFAULT_MAX_COLOUR_DISTANCE,
+}
+_NEAR_DOCS = {
+    "max_distance": _DISTANCE_DOC,
+    "min_correlation": _CORRELATION_DOC,
+    "max_colour_distance": _COLOUR_DOC,
+}
+
+
+def _near_options(params: dict[str, Any]) -> tuple[int, float, float]:
+    return params["max_distance"], params["min_correlation"], params["max_colour_distance"]
 
 
 @register_check(
@@ -75,7 +91,7 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
     },
 )
 def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.near_pairs(params["max_distance"], params["min_correlation"])
+    pairs, distances = profile.near_pairs(*_near_options(params))
     if len(pairs):
         different_files = ~profile.is_exact_pair(pairs)
         pairs, distances = pairs[different_files], distances[different_files]
@@ -86,10 +102,7 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
         distances,
         params,
         what=f"of different files within Hamming distance {params['max_distance']}",
-        details={
-            "max_distance": params["max_distance"],
-            "min_correlation": params["min_correlation"],
-        },
+        details={key: params[key] for key in _NEAR},
     )
 
 
@@ -101,7 +114,7 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
     param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
 )
 def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.duplicate_pairs(params["max_distance"], params["min_correlation"])
+    pairs, distances = profile.duplicate_pairs(*_near_options(params))
     labels = profile.labels
     conflict = (
         np.asarray([labels[i] != labels[j] for i, j in pairs], dtype=bool)
@@ -115,10 +128,7 @@ def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> Ch
         distances[conflict],
         params,
         what="of duplicates carry different labels",
-        details={
-            "max_distance": params["max_distance"],
-            "min_correlation": params["min_correlation"],
-        },
+        details={key: params[key] for key in _NEAR},
     )
 
 
@@ -136,7 +146,7 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
             Status.SKIP,
             "the source has no splits (use split folders or a split column)",
         )
-    pairs, distances = profile.duplicate_pairs(params["max_distance"], params["min_correlation"])
+    pairs, distances = profile.duplicate_pairs(*_near_options(params))
     splits = profile.splits
     leaked = (
         np.asarray([splits[i] != splits[j] for i, j in pairs], dtype=bool)
@@ -150,8 +160,5 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
         distances[leaked],
         params,
         what="of duplicates cross splits",
-        details={
-            "max_distance": params["max_distance"],
-            "min_correlation": params["min_correlation"],
-        },
+        details={key: params[key] for key in _NEAR},
     )

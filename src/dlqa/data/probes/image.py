@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dlqa.core.errors import UsageError
-from dlqa.data.probes.phash import image_signature
+from dlqa.data.probes.phash import NEUTRAL_COLOUR, colour_layout, image_signature
 
 # Long side of the working image, chosen by measurement (benchmarks/image_profile.py, 600-1200
 # px photo-like JPEGs at quality 85-95, 2 cores). Entropy decoding, which no draft scale can
@@ -60,6 +60,8 @@ _IMAGE_COLUMNS = (
     "phash_center",
     "grid",
     "grid_center",
+    "colour",
+    "colour_center",
 )
 
 
@@ -152,15 +154,19 @@ def to_working_image(
     return luma, decoded
 
 
-def _colorfulness(colour: Image.Image) -> float:
-    """Mean per-pixel max(R, G, B) - min(R, G, B), over a grid of about COLOUR_GRID_SIDE^2."""
+def _colour_sample(colour: Image.Image) -> np.ndarray:
+    """RGB pixels on a grid of about COLOUR_GRID_SIDE^2 (a sample, not a resize)."""
     width, height = colour.size
     stride = max(1, math.ceil(max(width, height) / COLOUR_GRID_SIDE))
     if stride > 1:
         # NEAREST picks one pixel per grid cell: a sample of the pixels, not an average.
         grid_size = (math.ceil(width / stride), math.ceil(height / stride))
         colour = colour.resize(grid_size, Image.Resampling.NEAREST)
-    rgb = np.asarray(colour if colour.mode == "RGB" else colour.convert("RGB"))
+    return np.asarray(colour if colour.mode == "RGB" else colour.convert("RGB"))
+
+
+def _colorfulness(rgb: np.ndarray) -> float:
+    """Mean per-pixel max(R, G, B) - min(R, G, B)."""
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
     return float(spread.mean(dtype=np.float64))
@@ -196,11 +202,14 @@ def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
     sharpness = _laplacian_variance(np.asarray(luma))
 
     if colour.mode != "L":
-        colorfulness = _colorfulness(colour)
+        rgb = _colour_sample(colour)
+        colorfulness = _colorfulness(rgb)
         is_grayscale = colorfulness < GRAYSCALE_TOLERANCE
+        layout = colour_layout(rgb)
     else:
         colorfulness = 0.0
         is_grayscale = False  # the column flags colour images that hold gray pixels
+        layout = {"colour": NEUTRAL_COLOUR, "colour_center": NEUTRAL_COLOUR}
 
     return {
         "brightness": brightness,
@@ -210,6 +219,7 @@ def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
         "colorfulness": colorfulness,
         "is_grayscale": is_grayscale,
         **image_signature(luma),
+        **layout,
     }
 
 

@@ -118,3 +118,28 @@ def center_hash(image: Image.Image, fraction: float = CENTER_FRACTION) -> int:
     """pHash of the central ``fraction`` of the image (both sides scaled by it)."""
     center = _projection(fraction)
     return _bits_to_int(center @ _luma_grid(image) @ center.T)
+
+
+COLOUR_SIDE = 4  # colour layout: 4 x 4 cells of two opponent channels
+NEUTRAL_COLOUR = bytes([128]) * (COLOUR_SIDE * COLOUR_SIDE * 2)  # gray images
+
+
+def colour_layout(rgb: np.ndarray) -> dict[str, bytes]:
+    """Mean opponent colours (R - G and (R + G) / 2 - B) over 4 x 4 cells, of the whole image
+    and of its central 95 %, as uint8 bytes (value / 2 + 128). Luma hashes and grids cannot
+    tell two images with the same layout in different colours apart; this can."""
+    pixels = rgb.astype(np.float32)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    opponents = (red - green, (red + green) / 2 - blue)
+    height, width = red.shape
+    layouts = {}
+    for key, fraction in (("colour", 1.0), ("colour_center", CENTER_FRACTION)):
+        rows = _area_resampling(
+            COLOUR_SIDE, height * (1 - fraction) / 2, height * (1 + fraction) / 2, height
+        )
+        columns = _area_resampling(
+            COLOUR_SIDE, width * (1 - fraction) / 2, width * (1 + fraction) / 2, width
+        )
+        cells = np.stack([rows @ channel @ columns.T for channel in opponents])
+        layouts[key] = np.clip(np.rint(cells / 2 + 128), 0, 255).astype(np.uint8).tobytes()
+    return layouts
