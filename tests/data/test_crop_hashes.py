@@ -87,3 +87,22 @@ def test_unconfirmed_candidates_are_dropped_by_the_check(tmp_path):
     assert result.evidence == []  # same hash, different structure: not a near-duplicate
     loose = spec.func(build_profile(rows), spec.resolve_params({"min_correlation": 0.0}))
     assert loose.evidence[0].total == 1
+
+
+def test_colour_layout_separates_same_layout_in_other_colours():
+    from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, colour_distance
+    from dlqa.data.probes.phash import colour_layout
+
+    y, x = np.mgrid[0:96, 0:128]
+    ramp = (x + y)[..., None] / 224.0
+    purple = (ramp * [150, 40, 200] + 30).astype(np.uint8)
+    olive = (ramp * [150, 160, 40] + 30).astype(np.uint8)
+    brighter = np.clip(purple.astype(np.int16) + 26, 0, 255).astype(np.uint8)
+
+    def layout(rgb):
+        return np.frombuffer(colour_layout(rgb)["colour"], dtype=np.uint8)[None, :]
+
+    assert colour_distance(layout(purple), layout(brighter))[0] <= DEFAULT_MAX_COLOUR_DISTANCE
+    assert colour_distance(layout(purple), layout(olive))[0] > 3 * DEFAULT_MAX_COLOUR_DISTANCE
+    gray = np.repeat(purple[..., :1], 3, axis=2)
+    assert np.all(layout(gray) == 128)  # no colour: neutral

@@ -124,22 +124,29 @@ COLOUR_SIDE = 4  # colour layout: 4 x 4 cells of two opponent channels
 NEUTRAL_COLOUR = bytes([128]) * (COLOUR_SIDE * COLOUR_SIDE * 2)  # gray images
 
 
+@lru_cache(maxsize=256)
+def _colour_cells(n: int, fraction: float) -> np.ndarray:
+    """(4, n) area weights of the central ``fraction`` of n samples into 4 cells."""
+    margin = n * (1 - fraction) / 2
+    return _area_resampling(COLOUR_SIDE, margin, n - margin, n).astype(np.float32)
+
+
+_COLOUR_SAMPLES = 32  # per side: plenty for 4 x 4 cell means
+
+
 def colour_layout(rgb: np.ndarray) -> dict[str, bytes]:
     """Mean opponent colours (R - G and (R + G) / 2 - B) over 4 x 4 cells, of the whole image
     and of its central 95 %, as uint8 bytes (value / 2 + 128). Luma hashes and grids cannot
     tell two images with the same layout in different colours apart; this can."""
-    pixels = rgb.astype(np.float32)
+    step_y = max(1, rgb.shape[0] // _COLOUR_SAMPLES)
+    step_x = max(1, rgb.shape[1] // _COLOUR_SAMPLES)
+    pixels = rgb[::step_y, ::step_x].astype(np.float32)
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     opponents = (red - green, (red + green) / 2 - blue)
     height, width = red.shape
     layouts = {}
     for key, fraction in (("colour", 1.0), ("colour_center", CENTER_FRACTION)):
-        rows = _area_resampling(
-            COLOUR_SIDE, height * (1 - fraction) / 2, height * (1 + fraction) / 2, height
-        )
-        columns = _area_resampling(
-            COLOUR_SIDE, width * (1 - fraction) / 2, width * (1 + fraction) / 2, width
-        )
+        rows, columns = _colour_cells(height, fraction), _colour_cells(width, fraction)
         cells = np.stack([rows @ channel @ columns.T for channel in opponents])
         layouts[key] = np.clip(np.rint(cells / 2 + 128), 0, 255).astype(np.uint8).tobytes()
     return layouts
