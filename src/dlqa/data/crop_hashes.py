@@ -16,14 +16,13 @@ from dlqa.data.duplicates import find_near_duplicate_pairs
 
 # Chosen with DEFAULT_MAX_DISTANCE (10) by benchmarks/near_duplicate_threshold.py: 3,217
 # unrelated images (5.2 M pairs, 600 of them low-structure gradient scenes) and their 12,868
-# copies, each saved as PNG and probed like a file. At (10 bits, correlation 0.8, colour 16):
+# copies, each saved as PNG and probed like a file. At (10 bits, correlation 0.8, colour 24):
 # 4 copies missed (every 90 % resize and JPEG q60 re-encode caught; 2 brightness shifts and 2
-# border crops missed) and 1 unrelated pair kept (38 hash candidates before confirmation).
-# The fewest errors in that run, (12 bits, colour 16, no correlation), miss 1 and keep 3 but
-# need a slower search; the correlation also confirms grayscale pairs, where colour says
-# nothing.
+# border crops missed) and 1 unrelated pair kept (39 hash candidates before confirmation).
+# Without the correlation the same run misses 3 and keeps 1, but the correlation is what
+# confirms pairs of grayscale images, where colour says nothing.
 DEFAULT_MIN_CORRELATION = 0.8
-DEFAULT_MAX_COLOUR_DISTANCE = 16.0
+DEFAULT_MAX_COLOUR_DISTANCE = 24.0
 
 
 def find_near_duplicate_samples(

@@ -66,8 +66,6 @@ def flagged_fraction_result(
     n = profile.n
     count = len(flagged)
     fraction = count / n if n else 0.0
-    limit = float(params["max_fraction"])
-    status = verdict(fraction > limit, params)
     items = [
         sample_item(
             profile,
@@ -77,7 +75,28 @@ def flagged_fraction_result(
         )
         for k, i in enumerate(flagged)
     ]
-    summary = f"{count} of {n} samples ({percent(fraction)}) {what}"
+    return fraction_result(
+        check_id,
+        fraction,
+        params,
+        summary=f"{count} of {n} samples ({percent(fraction)}) {what}",
+        evidence=[Evidence("samples", items, count)] if count else [],
+        details={"count": count, "n_samples": n, **(details or {})},
+    )
+
+
+def fraction_result(
+    check_id: str,
+    fraction: float,
+    params: dict[str, Any],
+    *,
+    summary: str,
+    evidence: list[Evidence],
+    details: dict[str, Any],
+) -> CheckResult:
+    """A measured fraction held to ``max_fraction``; the summary says the limit when crossed."""
+    limit = float(params["max_fraction"])
+    status = verdict(fraction > limit, params)
     if status is not Status.PASS:
         summary += f"; at most {percent(limit)} allowed"
     return CheckResult(
@@ -86,8 +105,8 @@ def flagged_fraction_result(
         summary=summary,
         value=fraction,
         threshold=limit,
-        evidence=[Evidence("samples", items, count)] if count else [],
-        details={"count": count, "n_samples": n, **(details or {})},
+        evidence=evidence,
+        details=details,
     )
 
 
@@ -110,18 +129,12 @@ def pairs_result(
     """Result of a pair check: the fraction of samples involved in flagged pairs."""
     order = np.lexsort((pairs[:, 1], pairs[:, 0], distances)) if len(pairs) else []
     count, fraction = involved_fraction(pairs, profile.n)
-    limit = float(params["max_fraction"])
-    status = verdict(fraction > limit, params)
     items = [pair_item(profile, *pairs[k], distances[k]) for k in order]
-    summary = f"{len(pairs)} pairs {what}, involving {count} samples ({percent(fraction)})"
-    if status is not Status.PASS:
-        summary += f"; at most {percent(limit)} allowed"
-    return CheckResult(
-        check_id=check_id,
-        status=status,
-        summary=summary,
-        value=fraction,
-        threshold=limit,
+    return fraction_result(
+        check_id,
+        fraction,
+        params,
+        summary=f"{len(pairs)} pairs {what}, involving {count} samples ({percent(fraction)})",
         evidence=[Evidence("pairs", items, len(items))] if items else [],
         details={"pairs": len(pairs), "samples_involved": count, **(details or {})},
     )

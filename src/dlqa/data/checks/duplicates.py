@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from dlqa.core.registry import register_check, verdict
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.data.checks._common import pairs_result, percent
+from dlqa.data.checks._common import fraction_result, pairs_result, percent
 from dlqa.data.context import DataProfile
 from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MIN_CORRELATION
 from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE
@@ -51,8 +51,6 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
     groups = profile.exact_groups
     redundant = sum(len(g) - 1 for g in groups)
     fraction = redundant / profile.n if profile.n else 0.0
-    limit = float(params["max_fraction"])
-    status = verdict(fraction > limit, params)
     items = [
         {
             "ids": [profile.ids[i] for i in members],
@@ -60,18 +58,14 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
         }
         for members in sorted(groups, key=len, reverse=True)
     ]
-    summary = (
-        f"{len(groups)} groups of identical files, {redundant} redundant copies "
-        f"({percent(fraction)} of samples)"
-    )
-    if status is not Status.PASS:
-        summary += f"; at most {percent(limit)} allowed"
-    return CheckResult(
+    return fraction_result(
         "data.exact_duplicates",
-        status,
-        summary,
-        value=fraction,
-        threshold=limit,
+        fraction,
+        params,
+        summary=(
+            f"{len(groups)} groups of identical files, {redundant} redundant copies "
+            f"({percent(fraction)} of samples)"
+        ),
         evidence=[Evidence("groups", items, len(items))] if items else [],
         details={"groups": len(groups), "redundant_copies": redundant},
     )
@@ -114,20 +108,28 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
     param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
 )
 def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.duplicate_pairs(*_near_options(params))
-    labels = profile.labels
-    conflict = (
-        np.asarray([labels[i] != labels[j] for i, j in pairs], dtype=bool)
-        if len(pairs)
-        else np.zeros(0, dtype=bool)
-    )
-    return pairs_result(
+    return _duplicates_that_differ(
         "data.conflicting_labels",
         profile,
-        pairs[conflict],
-        distances[conflict],
         params,
+        profile.labels,
         what="of duplicates carry different labels",
+    )
+
+
+def _duplicates_that_differ(
+    check_id: str, profile: DataProfile, params: dict[str, Any], values: np.ndarray, what: str
+) -> CheckResult:
+    """Exact or near-duplicate pairs whose two samples differ in ``values`` (label, split)."""
+    pairs, distances = profile.duplicate_pairs(*_near_options(params))
+    differ = values[pairs[:, 0]] != values[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    return pairs_result(
+        check_id,
+        profile,
+        pairs[differ],
+        distances[differ],
+        params,
+        what=what,
         details={key: params[key] for key in _NEAR},
     )
 
@@ -146,19 +148,6 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
             Status.SKIP,
             "the source has no splits (use split folders or a split column)",
         )
-    pairs, distances = profile.duplicate_pairs(*_near_options(params))
-    splits = profile.splits
-    leaked = (
-        np.asarray([splits[i] != splits[j] for i, j in pairs], dtype=bool)
-        if len(pairs)
-        else np.zeros(0, dtype=bool)
-    )
-    return pairs_result(
-        "data.split_leakage",
-        profile,
-        pairs[leaked],
-        distances[leaked],
-        params,
-        what="of duplicates cross splits",
-        details={key: params[key] for key in _NEAR},
+    return _duplicates_that_differ(
+        "data.split_leakage", profile, params, profile.splits, what="of duplicates cross splits"
     )

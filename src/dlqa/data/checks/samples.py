@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -97,121 +98,75 @@ def _threshold_check(
     )
 
 
-@register_check(
-    "data.dark",
-    title="Too dark",
-    description="Mean luma (0-255) below `max_brightness`.",
-    defaults={"max_brightness": 30.0, "max_fraction": 0.0},
-    param_docs={
-        "max_brightness": "mean luma below this is too dark",
-        "max_fraction": _MAX_FRACTION_DOC,
-    },
-    level="warn",
-)
-def check_dark(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    return _threshold_check(
-        "data.dark",
-        profile,
-        params,
-        column="brightness",
-        limit_key="max_brightness",
-        below=True,
-        what="are too dark (mean luma below {limit:g})",
-    )
+@dataclass(frozen=True)
+class _ThresholdCheck:
+    """A check that flags samples whose probed ``column`` is below (or above) a limit."""
+
+    check_id: str
+    title: str
+    description: str
+    column: str
+    limit_key: str
+    limit: float
+    below: bool
+    limit_doc: str
+    what: str
+
+    def __call__(self, profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+        return _threshold_check(
+            self.check_id,
+            profile,
+            params,
+            column=self.column,
+            limit_key=self.limit_key,
+            below=self.below,
+            what=self.what,
+        )
 
 
-@register_check(
-    "data.bright",
-    title="Too bright",
-    description="Mean luma (0-255) above `min_brightness`.",
-    defaults={"min_brightness": 225.0, "max_fraction": 0.0},
-    param_docs={
-        "min_brightness": "mean luma above this is too bright",
-        "max_fraction": _MAX_FRACTION_DOC,
-    },
-    level="warn",
-)
-def check_bright(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    return _threshold_check(
-        "data.bright",
-        profile,
-        params,
-        column="brightness",
-        limit_key="min_brightness",
-        below=False,
-        what="are too bright (mean luma above {limit:g})",
-    )
-
-
-@register_check(
-    "data.low_contrast",
-    title="Low contrast",
-    description="Standard deviation of luma (0-255) below `min_contrast`.",
-    defaults={"min_contrast": 10.0, "max_fraction": 0.0},
-    param_docs={
-        "min_contrast": "luma standard deviation below this is low contrast",
-        "max_fraction": _MAX_FRACTION_DOC,
-    },
-    level="warn",
-)
-def check_low_contrast(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    return _threshold_check(
-        "data.low_contrast",
-        profile,
-        params,
-        column="contrast",
-        limit_key="min_contrast",
-        below=True,
-        what="have low contrast (luma std below {limit:g})",
-    )
-
-
-@register_check(
-    "data.blurry",
-    title="Blurry",
-    description="Variance of the Laplacian of luma at the working size below `min_sharpness`.",
-    defaults={"min_sharpness": 20.0, "max_fraction": 0.0},
-    param_docs={
-        "min_sharpness": "Laplacian variance below this is blurry",
-        "max_fraction": _MAX_FRACTION_DOC,
-    },
-    level="warn",
-)
-def check_blurry(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    return _threshold_check(
-        "data.blurry",
-        profile,
-        params,
-        column="sharpness",
-        limit_key="min_sharpness",
-        below=True,
-        what="are blurry (Laplacian variance below {limit:g})",
-    )
-
-
-@register_check(
-    "data.low_information",
-    title="Low information",
-    description=(
-        "Entropy of the luma histogram (bits, 0-8) below `min_entropy`: blank or flat images."
+_THRESHOLD_CHECKS = (
+    _ThresholdCheck(
+        "data.dark", "Too dark", "Mean luma (0-255) below `max_brightness`.",
+        "brightness", "max_brightness", 30.0, True,
+        "mean luma below this is too dark", "are too dark (mean luma below {limit:g})",
     ),
-    defaults={"min_entropy": 2.0, "max_fraction": 0.0},
-    param_docs={
-        "min_entropy": "histogram entropy in bits below this is low information",
-        "max_fraction": _MAX_FRACTION_DOC,
-    },
-    level="warn",
-)
-def check_low_information(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    return _threshold_check(
-        "data.low_information",
-        profile,
-        params,
-        column="entropy",
-        limit_key="min_entropy",
-        below=True,
-        what="carry little information (entropy below {limit:g} bits)",
-    )
+    _ThresholdCheck(
+        "data.bright", "Too bright", "Mean luma (0-255) above `min_brightness`.",
+        "brightness", "min_brightness", 225.0, False,
+        "mean luma above this is too bright", "are too bright (mean luma above {limit:g})",
+    ),
+    _ThresholdCheck(
+        "data.low_contrast", "Low contrast",
+        "Standard deviation of luma (0-255) below `min_contrast`.",
+        "contrast", "min_contrast", 10.0, True,
+        "luma standard deviation below this is low contrast",
+        "have low contrast (luma std below {limit:g})",
+    ),
+    _ThresholdCheck(
+        "data.blurry", "Blurry",
+        "Variance of the Laplacian of luma at the working size below `min_sharpness`.",
+        "sharpness", "min_sharpness", 20.0, True,
+        "Laplacian variance below this is blurry",
+        "are blurry (Laplacian variance below {limit:g})",
+    ),
+    _ThresholdCheck(
+        "data.low_information", "Low information",
+        "Entropy of the luma histogram (bits, 0-8) below `min_entropy`: blank or flat images.",
+        "entropy", "min_entropy", 2.0, True,
+        "histogram entropy in bits below this is low information",
+        "carry little information (entropy below {limit:g} bits)",
+    ),
+)  # fmt: skip
+
+for _check in _THRESHOLD_CHECKS:
+    register_check(
+        _check.check_id,
+        title=_check.title,
+        description=_check.description,
+        defaults={_check.limit_key: _check.limit, "max_fraction": 0.0},
+        param_docs={_check.limit_key: _check.limit_doc, "max_fraction": _MAX_FRACTION_DOC},
+        level="warn",
+    )(_check)
 
 
 @register_check(
