@@ -48,6 +48,35 @@ class ReportConfig(_Section):
         return formats
 
 
+class TrainConfig(_Section):
+    """Import paths ``module:attribute`` of the project's training pieces (see docs/training.md)."""
+
+    model: str | None = Field(None, description="() -> torch.nn.Module (a fresh model each call)")
+    loss: str | None = Field(None, description="(outputs, targets) -> scalar loss")
+    optimizer: str | None = Field(None, description="(model parameters) -> torch.optim.Optimizer")
+    batch: str | None = Field(None, description="() -> (inputs, targets), or a DataLoader")
+    fast: str | None = Field(None, description="() -> losses: the fast variant of training")
+    fast_command: str | None = Field(None, description="shell command of the fast variant")
+    device: str = Field("cpu", description='"cpu", "cuda" or "auto"')
+    python_path: list[str] = Field(
+        default_factory=lambda: ["."], description="folders added to sys.path for the imports"
+    )
+
+    @field_validator("model", "loss", "optimizer", "batch", "fast")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        if value is not None and (value.count(":") != 1 or not all(value.split(":"))):
+            raise ValueError(f'expected "module:attribute", got {value!r}')
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in ("cpu", "cuda", "auto"):
+            raise ValueError('expected "cpu", "cuda" or "auto"')
+        return value
+
+
 class ExecuteConfig(_Section):
     workers: int | None = Field(None, ge=1, description="pool size; default one per core")
 
@@ -58,6 +87,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     execute: ExecuteConfig = Field(default_factory=ExecuteConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     gates: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Set by load_config: the folder that relative paths in the file are relative to.

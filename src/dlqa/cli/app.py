@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from dlqa import __version__
-from dlqa.cli import check, data, demo
+from dlqa.cli import check, data, demo, train
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="dlqa",
     help="Automated QA for deep-learning pipelines: data, training, evaluation, deployment.",
     no_args_is_help=True,
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(train.app, name="train")
 app.command("check")(check.check_command)
 app.command("init")(check.init_command)
 app.command("checks")(check.checks_command)

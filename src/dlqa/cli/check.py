@@ -47,7 +47,8 @@ def check_command(
     """
     settings = load_config(config)
     source = open_configured_source(settings)
-    with progress_bar(len(source), "Profiling", quiet=quiet) as advance:
+    total = len(source) if source is not None else 0
+    with progress_bar(total, "Profiling", quiet=quiet) as advance:
         run = run_configured_checks(
             settings,
             source,

@@ -26,7 +26,9 @@ from dlqa.sources.open import open_source
 from dlqa.store import open_store
 
 app = typer.Typer(
-    help="Data QA: profile datasets, keep snapshots, diff them.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="Data QA: profile datasets, keep snapshots, diff them.",
+    no_args_is_help=True,
 )
 
 

@@ -32,7 +32,7 @@ def demo_command(
     project = build_demo_project(directory)
     config = load_config(project.root / "dlqa.toml")
     source = open_configured_source(config)
-    with progress_bar(len(source), "Profiling", quiet=quiet) as advance:
+    with progress_bar(len(source), "Profiling", quiet=quiet) as advance:  # the demo has data
         run = run_configured_checks(config, source, workers=workers, on_progress=advance)
     show_report(run.report, {}, quiet=quiet)
 

@@ -1,0 +1,67 @@
+"""``dlqa train``: the sanity battery and the fast loop of the project's training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dlqa.cli.common import (
+    DbOption,
+    HtmlOption,
+    JsonOption,
+    JunitOption,
+    QuietOption,
+    show_report,
+)
+from dlqa.config import CONFIG_FILENAME, load_config
+from dlqa.runner import run_configured_checks
+
+app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Training QA: the sanity battery and the fast loop (needs dlqa[torch]).",
+    no_args_is_help=True,
+)
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The project's configuration file.")
+]
+
+
+@app.command("check")
+def train_check_command(
+    config: ConfigOption = Path(CONFIG_FILENAME),
+    db: DbOption = None,
+    json_path: JsonOption = None,
+    html: HtmlOption = None,
+    junit: JunitOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the sanity battery (and the fast loop, if configured) on the [train] model, loss,
+    optimizer and batch of dlqa.toml. Exit code 0 pass, 1 a check failed, 2 bad config."""
+    settings = load_config(config)
+    run = run_configured_checks(
+        settings,
+        None,
+        stages=("train",),
+        db=db,
+        explicit_reports={"json": json_path, "html": html, "junit": junit},
+    )
+    show_report(run.report, run.written, quiet=quiet)
+    raise typer.Exit(run.exit_code)
+
+
+@app.command("fast")
+def train_fast_command(
+    config: ConfigOption = Path(CONFIG_FILENAME),
+    db: DbOption = None,
+    json_path: JsonOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run only the fast variant of training ([train] fast or fast_command) and check that
+    it completes and that its loss drops."""
+    run = run_configured_checks(
+        load_config(config), None, stages=("fast",), db=db, explicit_reports={"json": json_path}
+    )
+    show_report(run.report, run.written, quiet=quiet)
+    raise typer.Exit(run.exit_code)

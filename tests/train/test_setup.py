@@ -1,0 +1,54 @@
+"""Import paths from dlqa.toml and batch extraction: every mistake is one clear UsageError."""
+
+import sys
+
+import pytest
+
+from dlqa.core.errors import ConfigError, UsageError
+from dlqa.train.setup import first_batch, load_object
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / "proj_model.py").write_text(
+        "def build():\n    return 'model'\nclass Holder:\n    value = 42\n"
+    )
+    (tmp_path / "proj_broken.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    for name in ("proj_model", "proj_broken"):
+        sys.modules.pop(name, None)
+
+
+def test_load_object_resolves_module_and_dotted_attribute(project):
+    assert load_object("proj_model:build", search_path=[project])() == "model"
+    assert load_object("proj_model:Holder.value", search_path=[project]) == 42
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("proj_model", 'expected "module:attribute"'),
+        ("no_such_module_xyz:build", "cannot import module 'no_such_module_xyz'"),
+        ("proj_model:missing", "has no attribute 'missing'"),
+        ("proj_broken:anything", "raised RuntimeError: boom at import"),
+    ],
+)
+def test_load_object_errors_name_the_key(project, path, message):
+    with pytest.raises(UsageError) as info:
+        load_object(path, search_path=[project], key="model")
+    assert message in str(info.value) and "train.model" in str(info.value)
+    if path == "proj_model":
+        assert isinstance(info.value, ConfigError)
+
+
+def test_first_batch_from_batch_loader_and_callable():
+    assert first_batch((1, 2)) == (1, 2)
+    assert first_batch(iter([(3, 4), (5, 6)])) == (3, 4)  # a loader-like iterable: first batch
+    assert first_batch(lambda: (7, 8)) == (7, 8)
+    with pytest.raises(UsageError, match="yielded no batch"):
+        first_batch([])
+    with pytest.raises(UsageError, match=r"expected a batch \(inputs, targets\).*got int"):
+        first_batch(5)
+    with pytest.raises(UsageError, match="got dict"):
+        first_batch({"x": 1, "y": 2})
