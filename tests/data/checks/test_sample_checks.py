@@ -47,7 +47,7 @@ def test_format_mismatch(make_profile):
     )
     result = run("data.format_mismatch", profile)
     assert result.status is Status.FAIL and ids(result) == ["b.jpg"]
-    assert result.evidence[0].items[0]["reason"] == "png data with a .jpeg extension"
+    assert result.evidence[0].items[0]["reason"] == "PNG content in a .jpg file"
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,10 @@ def pairs_result(
         check_id,
         fraction,
         params,
-        summary=f"{len(pairs)} pairs {what}, involving {count} samples ({percent(fraction)})",
+        summary=(
+            f"{len(pairs)} {'pair' if len(pairs) == 1 else 'pairs'} {what}, "
+            f"involving {count} samples ({percent(fraction)})"
+        ),
         evidence=[Evidence("pairs", items, len(items))] if items else [],
         details={"pairs": len(pairs), "samples_involved": count, **(details or {})},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,11 @@ def check_unreadable(profile: DataProfile, params: dict[str, Any]) -> CheckResul
 def check_format_mismatch(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     flagged = np.flatnonzero(profile.flags("format_mismatch"))
     actual, claimed = profile.strings("actual_format"), profile.strings("ext_format")
-    reasons = [f"{actual[i]} data with a .{claimed[i]} extension" for i in flagged]
+    ids = profile.ids
+    reasons = [
+        f"{str(actual[i]).upper()} content in a {PurePosixPath(ids[i]).suffix or claimed[i]} file"
+        for i in flagged
+    ]
     return flagged_fraction_result(
         "data.format_mismatch",
         profile,
