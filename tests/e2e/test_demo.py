@@ -17,10 +17,14 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     code, out, err = run_cli("demo", "--dir", str(tmp_path / "demo"), "--quiet", "-w", "2")
     assert code == 0, out + err
     assert "All 7 planted problems were caught" in out
+    assert "Training QA on the demo CNN" in out and "none failed" in out
     report = tmp_path / "demo" / ".dlqa" / "reports" / "run-1" / "report.json"
     document = json.loads(report.read_text())
     validate_report_dict(document)
     assert document["exit_code"] == 1  # the gates fail on the planted problems
+    statuses = {r["check_id"]: r["status"] for r in document["results"]}
+    assert statuses["train.overfit_batch"] == "pass" and statuses["train.fast_loop"] == "pass"
+    assert not [i for i, s in statuses.items() if i.startswith("train.") and s == "fail"]
     assert Path(report.with_name("report.html")).stat().st_size > 10_000
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.
     monkeypatch.chdir(tmp_path / "demo")

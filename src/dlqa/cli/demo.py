@@ -10,8 +10,10 @@ from rich.table import Table
 
 from dlqa.cli.common import QuietOption, WorkersOption, progress_bar, show_report, stdout
 from dlqa.config import load_config
+from dlqa.demo.run import prepare_training, run_monitored_training, unexpected_training_failures
 from dlqa.demo.verify import verify_planted
 from dlqa.runner import open_configured_source, run_configured_checks
+from dlqa.train import TORCH_HINT
 
 
 def demo_command(
@@ -21,16 +23,21 @@ def demo_command(
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Build the example project (digits with planted problems), run `dlqa check` on it,
-    and say whether the gates caught every planted problem.
+    """Build the example project (digits with planted problems and a small CNN), run
+    `dlqa check` on it (data checks, the training sanity battery, the fast loop), train the
+    CNN with the training monitor, and say whether every planted problem was caught.
 
-    Exit code 0 when every planted problem was caught, 1 when one went unnoticed.
+    Exit code 0 when every planted problem was caught and the correct CNN passed its
+    training checks, 1 otherwise.
     """
     from dlqa.demo.build import build_demo_project  # scikit-learn loads only for the demo
 
     stdout.print(f"Building the demo project in {directory} ...", highlight=False)
     project = build_demo_project(directory)
     config = load_config(project.root / "dlqa.toml")
+    with_training = prepare_training(project, config)
+    if not with_training:
+        stdout.print(f"torch is not installed: skipping the training part ({TORCH_HINT})")
     source = open_configured_source(config)
     with progress_bar(len(source), "Profiling", quiet=quiet) as advance:  # the demo has data
         run = run_configured_checks(config, source, workers=workers, on_progress=advance)
@@ -47,6 +54,21 @@ def demo_command(
         )
     stdout.print(table)
     missed = [o for o in outcomes if not o.caught]
+    training_failures = unexpected_training_failures(run.results)
+    if with_training:
+        monitored = run_monitored_training(project, config)
+        training_failures += unexpected_training_failures(monitored.results)
+        train_results = [r for r in run.results if r.check_id.startswith("train.")]
+        stdout.print(
+            f"Training QA on the demo CNN: {len(train_results)} battery and fast-loop checks, "
+            f"{len(monitored.results)} monitor checks over {len(monitored.test_accuracy)} "
+            f"epochs (run {monitored.run_id}); "
+            + (
+                f"[red]unexpected failures: {', '.join(training_failures)}[/red]"
+                if training_failures
+                else "none failed."
+            )
+        )
     if missed:
         stdout.print(f"[red]{len(missed)} planted problems went unnoticed.[/red]")
     else:
@@ -56,4 +78,4 @@ def demo_command(
         )
     for fmt, path in run.written.items():
         stdout.print(f"{fmt:>5} report: {path}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1 if missed else 0)
+    raise typer.Exit(1 if missed or training_failures else 0)

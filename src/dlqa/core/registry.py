@@ -106,6 +106,11 @@ def register_check(
 def _load_builtin_checks() -> None:
     # Importing the stage packages registers their checks.
     import dlqa.data.checks  # noqa: F401
+    import dlqa.train.checks  # noqa: F401
+    import dlqa.train.fast  # noqa: F401
+    import dlqa.train.gradcheck  # noqa: F401
+    import dlqa.train.metrics  # noqa: F401
+    import dlqa.train.monitor_checks  # noqa: F401
 
 
 def get_spec(check_id: str) -> CheckSpec:

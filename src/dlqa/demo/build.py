@@ -71,6 +71,14 @@ name = "digits-demo"
 [data]
 source = "data"
 
+# A small CNN on these images (dlqa/demo/training.py): the sanity battery and the fast loop.
+[train]
+model = "dlqa.demo.training:build_model"
+loss = "dlqa.demo.training:loss_fn"
+optimizer = "dlqa.demo.training:make_optimizer"
+batch = "dlqa.demo.training:one_batch"
+fast = "dlqa.demo.training:fast_train"
+
 [gates]
 "data.dark" = { level = "fail" }
 "data.near_duplicates" = { max_fraction = 0.0 }

@@ -3,13 +3,13 @@ optimizer and batch from dlqa.toml, the sanity battery, and the fast loop."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from dlqa.config import Config
 from dlqa.core.errors import ConfigError, UsageError
 from dlqa.core.registry import get_spec
-from dlqa.core.results import CheckResult, Status
+from dlqa.core.results import CheckResult
+from dlqa.core.suite import Suite
 from dlqa.train import require_torch
 from dlqa.train.setup import TrainingSetup, first_batch, load_object
 
@@ -75,21 +75,7 @@ def run_battery(config: Config, gates: dict[str, dict[str, Any]]) -> list[CheckR
 
 def run_fast_loop(config: Config, gates: dict[str, dict[str, Any]]) -> CheckResult:
     """The project's fast variant of training: it completes and its loss drops."""
-    from dlqa.train.fast import run_fast
+    from dlqa.train.fast import fast_loop_from_config
 
-    params = get_spec("train.fast_loop").resolve_params(gates.get("train.fast_loop"))
-    if not params["enabled"]:
-        return CheckResult("train.fast_loop", Status.SKIP, "disabled in dlqa.toml")
-    train = config.train
-    search = [config.resolve(folder) for folder in train.python_path]
-    function = load_object(train.fast, search_path=search, key="fast") if train.fast else None
-    result = run_fast(
-        function,
-        train.fast_command,
-        cwd=config.base_dir,
-        timeout=params["timeout"],
-        min_drop=params["min_drop"],
-    )
-    if result.status is Status.FAIL and params["level"] == "warn":
-        result = dataclasses.replace(result, status=Status.WARN)
-    return result
+    setup = fast_loop_from_config(config)
+    return Suite([get_spec("train.fast_loop")], gates).run(setup).results[0]

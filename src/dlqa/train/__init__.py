@@ -22,3 +22,21 @@ def require_torch() -> ModuleType:
             "training QA needs PyTorch, which is not installed", hint=TORCH_HINT
         ) from None
     return torch
+
+
+# (Names of submodules, such as gradcheck or monitor, are not re-exported: the import system
+# would replace the function with the module on first import.)
+_LAZY = {
+    "verify_metric": "dlqa.train.metrics",
+    "metric_fingerprint": "dlqa.train.metrics",
+    "TrainingMonitor": "dlqa.train.monitor",
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # Public helpers without importing torch (or scikit-learn) when dlqa.train is imported.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dlqa.train' has no attribute {name!r}")
