@@ -36,6 +36,8 @@ bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python benchmarks/image_profile.py
 	$(VENV)/bin/python benchmarks/near_duplicates.py
 	$(VENV)/bin/python benchmarks/near_duplicate_threshold.py
+	$(VENV)/bin/python benchmarks/sanity_battery.py
+	$(VENV)/bin/python benchmarks/monitor_overhead.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

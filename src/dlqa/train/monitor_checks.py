@@ -97,6 +97,14 @@ def running_median_exceedances(
     ]
 
 
+def json_safe(record: dict[str, Any]) -> dict[str, Any]:
+    """A finding with NaN / inf written as "nan" / "inf" / "-inf": results must be valid JSON."""
+    return {
+        key: str(value) if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in record.items()
+    }
+
+
 def _no_steps(check_id: str, monitor: MonitorRecord) -> CheckResult | None:
     if monitor.steps == 0:
         return CheckResult(check_id, Status.SKIP, "the monitor saw no training steps")
@@ -146,7 +154,7 @@ def check_nonfinite(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResu
     if gradients:
         parts.append(f"{len(gradients)} parameters got non-finite gradients")
     steps = sorted({e["step"] for e in events})
-    rows = [dict(e) for e in events]
+    rows = [json_safe(e) for e in events]
     return CheckResult(
         "monitor.nonfinite",
         verdict(True, params),
