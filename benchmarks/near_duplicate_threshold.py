@@ -254,9 +254,7 @@ def main() -> None:
         "false_pairs_at_threshold": false_pairs,
         "min_unrelated_distance": int(np.flatnonzero(counts)[0]),
         "copies_missed_at_defaults": sum(at_defaults[3].values()),
-        "caught_at_defaults": {
-            name: 1 - at_defaults[3][name] / len(images) for name in TRANSFORMS
-        },
+        "caught_at_defaults": {name: 1 - at_defaults[3][name] / len(images) for name in TRANSFORMS},
         "false_pairs_at_defaults": at_defaults[4],
         "extra_transform_max_distance": {
             name: int(copy_distances[name].max()) for name in EXTRA_TRANSFORMS

@@ -120,3 +120,25 @@ def test_bad_train_config_exits_2_with_one_message(project, overrides, message):
     code, out, err = run_cli("train", "check")
     assert code == 2, (out, err)
     assert message in err and "Traceback" not in err
+
+
+def test_without_torch_training_commands_say_how_to_install(project):
+    """dlqa imports without torch; `dlqa train check` then exits 2 with the install hint."""
+    import subprocess
+
+    _, module = project
+    write_config(module)
+    code = (
+        "import sys\n"
+        "class NoTorch:\n"  # as if torch were not installed
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import dlqa, dlqa.config, dlqa.core.registry\n"
+        "assert len(dlqa.core.registry.all_specs('train')) >= 12\n"
+        "from dlqa.cli import main; sys.exit(main(['train', 'check']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'dlqa[torch]'" in done.stderr and "Traceback" not in done.stderr
