@@ -14,7 +14,8 @@ from tests.e2e.conftest import run_cli
 @pytest.mark.slow
 def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     monkeypatch.delenv("DLQA_DATABASE_URL", raising=False)
-    code, out, err = run_cli("demo", "--dir", str(tmp_path / "demo"), "--quiet", "-w", "2")
+    monkeypatch.chdir(tmp_path)  # a relative --dir, as `make demo` passes it
+    code, out, err = run_cli("demo", "--dir", "demo", "--quiet", "-w", "2")
     assert code == 0, out + err
     assert "All 7 planted problems were caught" in out
     assert "Training QA on the demo CNN" in out and "none failed" in out

@@ -33,7 +33,7 @@ def demo_command(
     from dlqa.demo.build import build_demo_project  # scikit-learn loads only for the demo
 
     stdout.print(f"Building the demo project in {directory} ...", highlight=False)
-    project = build_demo_project(directory)
+    project = build_demo_project(directory.resolve())
     config = load_config(project.root / "dlqa.toml")
     with_training = prepare_training(project, config)
     if not with_training:

@@ -29,7 +29,8 @@ def prepare_training(project: DemoProject, config: Config) -> bool:
         return False
     from dlqa.demo import training
 
-    training.DEFAULT_DATA_DIR = project.data_dir
+    # Absolute: the fast loop runs with the project folder as its working folder.
+    training.DEFAULT_DATA_DIR = project.data_dir.resolve()
     return True
 
 
