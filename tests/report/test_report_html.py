@@ -179,3 +179,16 @@ def test_empty_report_renders(tmp_path: Path) -> None:
     text = write_html(report, tmp_path / "r.html").read_text()
     assert "no checks ran" in text
     assert "<svg" not in text
+
+
+def test_parameter_evidence_is_a_table():
+    from dlqa.core.results import CheckResult, Evidence, Status
+    from dlqa.report.html import render_html
+    from dlqa.report.model import Report
+
+    items = [{"name": "head.weight", "value": 0.0, "problem": "no gradient"}]
+    result = CheckResult(
+        "train.gradients", Status.FAIL, "s", evidence=[Evidence("parameters", items, 1)]
+    )
+    html = render_html(Report("t", "train.check", "2026-01-01", [result], 1), charts=False)
+    assert "<th>name</th>" in html and "<td>head.weight</td>" in html

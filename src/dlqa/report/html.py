@@ -146,7 +146,8 @@ def _evidence_view(evidence: Evidence, budget: _ThumbnailBudget) -> dict[str, An
             entries.append(built if built is not None else {"raw": _json_text(item)})
         view.update(layout=kind, entries=entries)
         return view
-    if kind == "table":
+    # "table", and rows of any other kind (parameters, inputs) that are dicts: one table.
+    if all(isinstance(item, dict) for item in top):
         table = _table_view(top)
         if table is not None:
             view.update(layout="table", table=table)
