@@ -23,13 +23,15 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 demo: $(VENV)/.installed
 	$(VENV)/bin/dlqa demo --dir $(DEMO_DIR)
 
-## make test: install with dev extras, lint, run the whole test suite
+## make test: install with dev extras, lint, check the import layers, run the whole test suite
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed-dev
@@ -38,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python benchmarks/near_duplicate_threshold.py
 	$(VENV)/bin/python benchmarks/sanity_battery.py
 	$(VENV)/bin/python benchmarks/monitor_overhead.py
+	$(VENV)/bin/python benchmarks/scale_profile.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

@@ -1,9 +1,24 @@
-"""dlqa: automated QA for deep-learning pipelines."""
+"""dlqa: automated QA for deep-learning pipelines.
 
-from dlqa.core.results import CheckResult, Evidence, Status
+The public surface for writing a check::
 
-__version__ = "0.1.0"
-__all__ = ["CheckResult", "Evidence", "Status", "__version__"]
+    from dlqa import CheckResult, Evidence, Status, register_check
+"""
+
+from dlqa._version import __version__
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
+from dlqa.core.results import CheckResult, Evidence, Interval, Status
+
+__all__ = [
+    "CheckResult",
+    "Evidence",
+    "Interval",
+    "Param",
+    "Status",
+    "__version__",
+    "register_check",
+]
 
 
 def __getattr__(name: str):  # noqa: ANN202

@@ -1,4 +1,8 @@
-"""A hand-built report with every status and every evidence kind, over real image files."""
+"""A hand-built report with every status and every evidence kind, over real image files.
+
+Thumbnails and histograms are made the way the data stage makes them (``make_thumbnail``,
+``histogram_bins``) so that the views are tested on what the store really holds.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlqa.core.results import CheckResult, Evidence, Status
+from dlqa.core.results import CheckResult, Evidence, Interval, Status
 from dlqa.report.model import Report
+from dlqa.report.plots import histogram_bins
+from dlqa.report.thumbnails import make_thumbnail
 
 XSS_LABEL = "<script>alert(1)</script>"
 N_DARK_SAMPLES = 40
@@ -41,6 +47,52 @@ def image_paths(tmp_path: Path) -> dict[str, str]:
     paths[corrupt.name] = str(corrupt)
     paths["gone.jpg"] = str(folder / "gone.jpg")
     return paths
+
+
+def _thumbnails(paths: dict[str, str]) -> dict[str, bytes]:
+    """What the data stage stores: a thumbnail for every file that decodes, none otherwise."""
+    thumbnails = {}
+    for sample_id, path in paths.items():
+        try:
+            thumbnails[sample_id] = make_thumbnail(path)
+        except Exception:
+            continue
+    return thumbnails
+
+
+# The undecided result of the report: a noisy accuracy whose interval straddles the threshold.
+ACCURACY_VAL = CheckResult(
+    "eval.accuracy",
+    Status.INCONCLUSIVE,
+    "accuracy 0.912 on 400 samples; about 1200 would decide",
+    value=0.912,
+    threshold=0.9,
+    subject="val",
+    n=400,
+    interval=Interval(0.87, 0.94),
+    details={"on_inconclusive": "fail"},
+)
+ACCURACY_TEST = CheckResult(
+    "eval.accuracy",
+    Status.PASS,
+    "accuracy 0.95 clears 0.9",
+    value=0.95,
+    threshold=0.9,
+    subject="test",
+    n=1000,
+    interval=Interval(0.93, 0.97),
+)
+CALIBRATION_OOD = CheckResult(
+    "eval.calibration",
+    Status.INCONCLUSIVE,
+    "ECE 0.08 on 50 samples",
+    value=0.08,
+    threshold=0.05,
+    subject="ood",
+    n=50,
+    interval=Interval(0.03, 0.12, level=0.9),
+    details={"on_inconclusive": "warn"},
+)
 
 
 @pytest.fixture
@@ -110,6 +162,9 @@ def full_report(image_paths: dict[str, str]) -> Report:
         ),
         CheckResult("data.class_balance", Status.PASS, "ratio 1.2 within 10", 1.2, 10.0),
         CheckResult("data.audio_rate", Status.SKIP, "no audio samples"),
+        ACCURACY_VAL,
+        ACCURACY_TEST,
+        CALIBRATION_OOD,
     ]
     return Report(
         title="Dataset QA: demo",
@@ -124,10 +179,14 @@ def full_report(image_paths: dict[str, str]) -> Report:
             "config": {"gates": {"data.dark": {"max_fraction": 0.01}}},
         },
         class_counts={"train": {"cat": 120, "dog": 3}, "val": {"cat": 30}},
-        properties={
-            "brightness": [float(v) for v in np.linspace(0, 255, 200)] + [float("nan")],
-            "width": [400.0] * 50,
-            "empty": [],
+        histograms={
+            name: bins
+            for name, values in {
+                "brightness": [float(v) for v in np.linspace(0, 255, 200)] + [float("nan")],
+                "width": [400.0] * 50,
+                "empty": [],
+            }.items()
+            if (bins := histogram_bins(values)) is not None
         },
-        sample_paths=image_paths,
+        thumbnails=_thumbnails(image_paths),
     )

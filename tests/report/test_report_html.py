@@ -1,16 +1,36 @@
 from __future__ import annotations
 
+import dataclasses
+import io
 import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.report.html import build_context, render_html, write_html
+from dlqa.core.results import CheckResult, Evidence, Interval, Status
+from dlqa.report.html import MAX_THUMBNAILS_PER_RESULT, build_context, render_html, write_html
+from dlqa.report.intervals import interval_bar_svg
 from dlqa.report.model import Report
 
 XSS_LABEL = "<script>alert(1)</script>"  # the label the conftest report gives dark samples
+XSS_NAME = "<img src=x onerror=alert(1)>.png"
+
+
+def _jpeg(colour: tuple[int, int, int] = (10, 200, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _row(context: dict, key: str) -> dict:
+    return next(row for row in context["rows"] if row["key"] == key)
+
+
+def _section(context: dict, key: str) -> dict:
+    return next(s for s in context["sections"] if s["key"] == key)
 
 
 class _LinkCollector(HTMLParser):
@@ -54,54 +74,65 @@ def test_header_shows_run_context_and_verdict(html_text: str) -> None:
     assert "<title>Dataset QA: demo</title>" in html_text
     for expected in ("2024-05-01T12:00:00Z", "/data/train", "1234", "f00dfeed"):
         assert expected in html_text
-    assert "3 gates failed: data.dark, data.label_conflicts, data.sharpness" in html_text
+    assert (
+        "4 gates failed: data.dark, data.label_conflicts, data.sharpness, eval.accuracy[val]"
+    ) in html_text
+    assert '<p class="verdict failed">' in html_text
 
 
 def test_thumbnails_are_embedded_and_capped_per_result(full_report: Report) -> None:
     context = build_context(full_report, charts=False)
-    dark = next(s for s in context["sections"] if s["check_id"] == "data.dark")
+    dark = _section(context, "data.dark")
     tiles = dark["evidence"][0]["entries"]
     assert len(tiles) == 12
     assert dark["evidence"][0]["heading"] == "samples (darkest first), showing 12 of 340"
-    states = [tile["thumb"].state for tile in tiles]
-    assert states == ["unreadable"] + ["ok"] * 11
-    assert all(t["thumb"].data_uri.startswith("data:image/jpeg;base64,") for t in tiles[1:])
+    # corrupt.jpg did not decode, so the store holds no thumbnail for it: a text tile.
+    assert tiles[0]["id"] == "corrupt.jpg" and tiles[0]["thumb"] is None
+    assert all(t["thumb"].startswith("data:image/jpeg;base64,") for t in tiles[1:])
 
-    conflicts = next(s for s in context["sections"] if s["check_id"] == "data.label_conflicts")
+    conflicts = _section(context, "data.label_conflicts")
     group_tiles = [t for g in conflicts["evidence"][0]["entries"] for t in g["tiles"]]
     # 6 members of the first group shown + 2 of the second; all fit in the budget of 12.
     assert len(group_tiles) == 8
+    assert all(t["thumb"] for t in group_tiles)
     assert conflicts["evidence"][0]["entries"][0]["more"] == 4
 
 
-def test_thumbnail_budget_leaves_later_tiles_without_image(tmp_path: Path) -> None:
-    items = [{"ids": [f"a{i}", f"b{i}"], "labels": ["x", "y"], "distance": i} for i in range(9)]
-    report = Report(
-        "t",
-        "check",
-        "2024-01-01T00:00:00Z",
-        [
-            CheckResult(
-                "data.near_duplicates", Status.FAIL, "many", evidence=[Evidence("pairs", items, 9)]
-            )
-        ],
-        1,
+def test_thumbnail_budget_is_per_result_and_counts_images_only() -> None:
+    ids = [f"s{i:02d}" for i in range(30)]
+    thumbnails = {sample_id: _jpeg() for sample_id in ids[1:]}  # s00 has none
+    result = CheckResult(
+        "data.dark",
+        Status.FAIL,
+        "dark",
+        evidence=[Evidence("samples", ids[:12], 30), Evidence("samples", ids[12:24], 30)],
     )
-    pairs = build_context(report, charts=False)["sections"][0]["evidence"][0]["entries"]
-    assert len(pairs) == 6  # 6 pairs = 12 thumbnails
-    assert all(tile["thumb"] is not None for pair in pairs for tile in pair["tiles"])
-    assert all(tile["thumb"].state == "no_file" for pair in pairs for tile in pair["tiles"])
+    report = Report("t", "check", "2024-01-01T00:00:00Z", [result], 1, thumbnails=thumbnails)
+    first, second = build_context(report, charts=False)["sections"][0]["evidence"]
+    assert [t["thumb"] is None for t in first["entries"]] == [True] + [False] * 11
+    # 11 images so far; the budget of 12 leaves one for the second evidence list.
+    shown = [t["thumb"] is not None for t in second["entries"]]
+    assert shown == [True] + [False] * 11
+    assert MAX_THUMBNAILS_PER_RESULT == 12
 
 
-def test_html_contains_data_uri_images_and_the_unreadable_placeholder(html_text: str) -> None:
+def test_html_contains_data_uri_images_and_text_tiles(html_text: str) -> None:
     images = re.findall(
         r'<img class="thumb" src="data:image/jpeg;base64,[A-Za-z0-9+/=]+"', html_text
     )
     assert len(images) >= 11
-    assert "unreadable" in html_text
-    assert "corrupt.jpg" in html_text
-    assert "FileNotFoundError" in html_text  # gone.jpg: a path that does not exist
+    assert "no preview" in html_text  # corrupt.jpg and gone.jpg
+    assert "corrupt.jpg" in html_text and "gone.jpg" in html_text
     assert "showing 12 of 340" in html_text
+
+
+def test_stored_bytes_that_are_not_an_image_are_not_embedded() -> None:
+    result = CheckResult("data.x", Status.FAIL, "x", evidence=[Evidence("samples", ["a", "b"], 2)])
+    thumbnails = {"a": b"<html>not an image</html>", "b": _jpeg()}
+    report = Report("t", "check", "2024-01-01T00:00:00Z", [result], 1, thumbnails=thumbnails)
+    tiles = build_context(report, charts=False)["sections"][0]["evidence"][0]["entries"]
+    assert tiles[0]["thumb"] is None
+    assert tiles[1]["thumb"].startswith("data:image/jpeg;base64,")
 
 
 def test_user_strings_are_escaped(full_report: Report, tmp_path: Path) -> None:
@@ -113,12 +144,33 @@ def test_user_strings_are_escaped(full_report: Report, tmp_path: Path) -> None:
     )
     full_report.results.append(nasty)
     full_report.class_counts["train"][XSS_LABEL] = 1
-    full_report.properties["<svg onload=alert(3)>"] = [1.0, 2.0]
+    full_report.histograms["<svg onload=alert(3)>"] = {
+        "edges": [1.0, 2.0],
+        "counts": [2],
+        "median": 1.5,
+        "n": 2,
+    }
+    full_report.results.append(
+        CheckResult(
+            "eval.<i>acc</i>",
+            Status.INCONCLUSIVE,
+            "undecided",
+            0.5,
+            0.5,
+            subject=XSS_NAME,
+            n=10,
+            interval=Interval(0.4, 0.6),
+            evidence=[Evidence("samples", [{"id": XSS_NAME, "label": XSS_NAME}], 1)],
+        )
+    )
+    full_report.thumbnails[XSS_NAME] = _jpeg()
     text = render_html(full_report)
     assert XSS_LABEL not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<b>bold</b>" not in text
     assert "<img src=x" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;.png" in text
+    assert "<i>acc</i>" not in text
     assert "<svg onload" not in text
     assert "<td>x</td>" not in text
     collector = _LinkCollector()
@@ -133,45 +185,53 @@ def test_pairs_groups_table_and_unknown_evidence_are_rendered(html_text: str) ->
     assert "same label" in html_text  # cat vs cat
     assert "+4 more" in html_text  # a group of 10 shows 6
     assert "<th>share</th>" in html_text
-    assert "&#34;odd&#34;" in html_text or "&quot;odd&quot;" in html_text  # JSON text, escaped
+    # A parameters list that is not all rows: one described line per item, escaped.
+    assert "<code>odd=[1, 2, {&#34;x&#34;: null}]</code>" in html_text
+    assert "<code>plain</code>" in html_text
     assert "File &#34;probe.py&#34;, line 7" in html_text  # traceback shown
 
 
 def test_passing_and_skipped_results_get_no_section(full_report: Report) -> None:
     context = build_context(full_report, charts=False)
-    assert [s["check_id"] for s in context["sections"]] == [
+    assert [s["key"] for s in context["sections"]] == [
         "data.dark",
         "data.near_duplicates",
         "data.label_conflicts",
         "data.sharpness",
+        "eval.accuracy[val]",  # inconclusive results are findings, never passes
+        "eval.calibration[ood]",
     ]
-    assert len(context["rows"]) == 6
+    assert len(context["rows"]) == 9
 
 
 def test_charts_are_inline_svg(html_text: str) -> None:
-    svgs = re.findall(r"<svg\b", html_text)
+    charts = re.findall(r"<svg\b(?! class=\"interval-bar\")", html_text)
     # class balance + brightness + width; "empty" has no values and no chart
-    assert len(svgs) == 3
+    assert len(charts) == 3
+    # 3 rows with an interval and a threshold, and the 2 inconclusive findings
+    assert len(re.findall(r'<svg class="interval-bar"', html_text)) == 5
     assert "<?xml" not in html_text and "<!DOCTYPE svg" not in html_text
     ids = re.findall(r'\sid="([^"]+)"', html_text)
     assert len(ids) == len(set(ids)), "element ids must be unique in the page"
 
 
-def test_each_file_is_decoded_once(full_report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlqa.report import thumbnails
+def test_each_thumbnail_is_encoded_once(
+    full_report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlqa.report import html
 
-    opened: list[str] = []
-    real = thumbnails.make_thumbnail_data_uri
+    encoded: list[bytes] = []
+    real = html.image_data_uri
 
-    def counting(path: str, size: int = thumbnails.THUMBNAIL_SIZE) -> str:
-        opened.append(path)
-        return real(path, size)
+    def counting(data: bytes) -> str | None:
+        encoded.append(data)
+        return real(data)
 
-    monkeypatch.setattr(thumbnails, "make_thumbnail_data_uri", counting)
+    monkeypatch.setattr(html, "image_data_uri", counting)
     build_context(full_report, charts=False)
     # dark_00..dark_09 are named by the dark samples, the pairs and the groups alike.
-    assert len(opened) == len(set(opened))
-    assert any(p.endswith("dark_00.jpg") for p in opened)
+    assert len(encoded) == len(set(encoded))
+    assert full_report.thumbnails["dark_00.jpg"] in encoded
 
 
 def test_empty_report_renders(tmp_path: Path) -> None:
@@ -192,3 +252,118 @@ def test_parameter_evidence_is_a_table():
     )
     html = render_html(Report("t", "train.check", "2026-01-01", [result], 1), charts=False)
     assert "<th>name</th>" in html and "<td>head.weight</td>" in html
+
+
+def test_rows_show_subject_interval_and_n(full_report: Report) -> None:
+    context = build_context(full_report, charts=False)
+    row = _row(context, "eval.accuracy[val]")
+    assert (row["value"], row["interval"], row["n"], row["threshold"]) == (
+        "0.912",
+        "[0.87, 0.94] 95% CI",
+        "400",
+        "0.9",
+    )
+    assert _row(context, "eval.calibration[ood]")["interval"] == "[0.03, 0.12] 90% CI"
+    assert _row(context, "data.class_balance")["interval"] == ""
+    html = render_html(full_report, charts=False)
+    assert "<code>eval.accuracy[val]</code>" in html
+    assert '<td class="num">400</td>' in html
+
+
+def test_inconclusive_has_its_own_style_and_says_whether_it_blocks(full_report: Report) -> None:
+    context = build_context(full_report, charts=False)
+    assert _row(context, "eval.accuracy[val]")["not_blocking"] is None
+    assert _row(context, "eval.calibration[ood]")["not_blocking"] == (
+        'the gate says on_inconclusive = "warn"'
+    )
+    blocking = _section(context, "eval.accuracy[val]")
+    assert blocking["note"].startswith("inconclusive: the [0.87, 0.94] 95% CI of 0.912")
+    assert blocking["note"].endswith("fails the gate")
+
+    html = render_html(full_report, charts=False)
+    css = re.search(r"\.badge\.inconclusive \{([^}]*)\}", html).group(1)
+    assert "var(--inconclusive)" in css and "var(--pass)" not in css
+    assert "--inconclusive: #bc4c00" in html  # amber, not the green of --pass
+    assert '<span class="badge inconclusive">inconclusive</span>' in html
+    calibration = re.search(
+        r'<tr class="inconclusive">(?:(?!</tr>).)*ood(?:(?!</tr>).)*</tr>', html, re.S
+    )
+    assert calibration and ">not blocking</span>" in calibration.group(0)
+    accuracy = re.search(
+        r'<tr class="inconclusive">(?:(?!</tr>).)*\[val\](?:(?!</tr>).)*</tr>', html, re.S
+    )
+    assert accuracy and "not blocking" not in accuracy.group(0)
+
+
+def test_allow_inconclusive_marks_every_inconclusive_not_blocking(full_report: Report) -> None:
+    full_report.allow_inconclusive = True
+    context = build_context(full_report, charts=False)
+    assert _row(context, "eval.accuracy[val]")["not_blocking"] == "run with --allow-inconclusive"
+    assert "eval.accuracy[val]" not in context["verdict"]
+    assert "allowed (--allow-inconclusive)" in render_html(full_report, charts=False)
+
+
+def _bar_geometry(svg: str) -> dict[str, float]:
+    root = ET.fromstring(svg)  # well-formed XML, not just HTML-ish text
+    rect = root.find("rect")
+    positions = {line.get("class"): float(line.get("x1")) for line in root.iter("line")}
+    return {
+        "low": float(rect.get("x")),
+        "high": float(rect.get("x")) + float(rect.get("width")),
+        "value": positions["value"],
+        "threshold": positions["threshold"],
+        "width": float(root.get("width")),
+    }
+
+
+def test_interval_bar_draws_interval_value_and_threshold_on_one_scale() -> None:
+    straddling = CheckResult(
+        "eval.acc", Status.INCONCLUSIVE, "s", 0.912, 0.9, interval=Interval(0.87, 0.94)
+    )
+    bar = _bar_geometry(interval_bar_svg(straddling))
+    assert 0 < bar["low"] < bar["threshold"] < bar["value"] < bar["high"] < bar["width"]
+    # Positions are linear in the values: 0.9 lies 3/7 of the way from 0.87 to 0.94.
+    fraction = (bar["threshold"] - bar["low"]) / (bar["high"] - bar["low"])
+    assert fraction == pytest.approx(3 / 7, abs=0.01)
+
+    clearing = dataclasses.replace(straddling, status=Status.PASS, interval=Interval(0.93, 0.97))
+    bar = _bar_geometry(interval_bar_svg(clearing))
+    assert bar["threshold"] < bar["low"]  # the whole interval is above the threshold
+
+    beyond = dataclasses.replace(
+        straddling, status=Status.FAIL, value=0.5, interval=Interval(0.4, 0.6)
+    )
+    bar = _bar_geometry(interval_bar_svg(beyond))
+    assert bar["high"] < bar["threshold"] < bar["width"]
+
+
+def test_interval_bar_only_with_an_interval_and_a_threshold() -> None:
+    base = CheckResult("eval.acc", Status.PASS, "s", 0.9, 0.8, interval=Interval(0.85, 0.95))
+    assert interval_bar_svg(base) is not None
+    assert interval_bar_svg(dataclasses.replace(base, threshold=None)) is None
+    assert interval_bar_svg(dataclasses.replace(base, interval=None)) is None
+    assert interval_bar_svg(dataclasses.replace(base, threshold=float("nan"))) is None
+    # No value: the interval and threshold still make a bar, without a value tick.
+    no_value = interval_bar_svg(dataclasses.replace(base, value=None))
+    assert no_value is not None and 'class="value"' not in no_value
+
+
+def test_interval_bar_is_in_the_page_only_where_it_applies(full_report: Report) -> None:
+    context = build_context(full_report, charts=False)
+    assert '<svg class="interval-bar"' in _row(context, "eval.accuracy[test]")["interval_svg"]
+    assert _row(context, "data.class_balance")["interval_svg"] is None  # threshold, no interval
+    html = render_html(full_report, charts=False)
+    assert "<title>[0.87, 0.94] 95% CI, value 0.912, threshold 0.9</title>" in html
+
+
+def test_incomplete_run_gets_a_banner(full_report: Report) -> None:
+    assert 'class="banner incomplete"' not in render_html(full_report, charts=False)
+    partial = dataclasses.replace(
+        full_report, status="interrupted", results=full_report.results[4:5]
+    )
+    html = render_html(partial, charts=False)
+    banner = re.search(r'<div class="banner incomplete" role="alert">([^<]*)</div>', html)
+    assert banner.group(1) == "incomplete: the run was interrupted; 1 result stored before that"
+    assert html.index("banner incomplete") < html.index("<h1>")  # first thing on the page
+    assert '<p class="verdict failed">' in html  # a partial pass is not shown green
+    assert "all gates passed" not in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from dlqa.core.results import Status
 from dlqa.store import open_store
 from dlqa.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 from dlqa.store.models import Base
+
+HEAD = "0003_uncertainty_provenance"
 
 ALL_TABLES = {"runs", "results", "artifacts", "snapshots"}
 
@@ -55,8 +58,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
-    assert versions == ["0001_initial.py", "0002_snapshots.py"]
-    assert head_revision() == "0002_snapshots"
+    assert versions == ["0001_initial.py", "0002_snapshots.py", "0003_uncertainty_provenance.py"]
+    assert head_revision() == HEAD
 
 
 def test_empty_database_is_migrated_to_head(tmp_path: Path) -> None:
@@ -66,7 +69,7 @@ def test_empty_database_is_migrated_to_head(tmp_path: Path) -> None:
     open_store(url, project_dir=tmp_path).close()
 
     assert table_names(url) == ALL_TABLES | {"alembic_version"}
-    assert revision_of(url) == "0002_snapshots"
+    assert revision_of(url) == HEAD
 
 
 def test_database_at_0001_is_upgraded_with_its_data(tmp_path: Path) -> None:
@@ -122,7 +125,7 @@ def test_database_at_0001_is_upgraded_with_its_data(tmp_path: Path) -> None:
     engine.dispose()
 
     with open_store(url, project_dir=tmp_path) as store:
-        assert revision_of(url) == "0002_snapshots"
+        assert revision_of(url) == HEAD
         run = store.get_run(7)
         assert run.command == "dlqa check"
         assert run.config == {"gates": {"data.class_balance": {"max_ratio": 10}}}
@@ -193,7 +196,7 @@ def test_migrations_render_postgresql_ddl() -> None:
     assert "created_at TIMESTAMP WITH TIME ZONE NOT NULL" in ddl
     assert "config JSON NOT NULL" in ddl
     assert "size BIGINT NOT NULL" in ddl
-    assert "UPDATE alembic_version SET version_num='0002_snapshots'" in ddl
+    assert "UPDATE alembic_version SET version_num='0003_uncertainty_provenance'" in ddl
 
 
 def test_database_from_a_newer_dlqa_is_refused(tmp_path: Path) -> None:
@@ -207,3 +210,28 @@ def test_database_from_a_newer_dlqa_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="0099_future") as caught:
         open_store(url, project_dir=tmp_path)
     assert "upgrade dlqa" in str(caught.value)
+    assert f"its newest is {HEAD!r}" in str(caught.value)  # both versions are named
+
+
+def test_a_database_written_by_dlqa_0_1_0_is_upgraded_and_read_back(tmp_path: Path) -> None:
+    """tests/store/fixtures/store-0.1.0.db: `dlqa data profile` of the previous release."""
+    fixture = Path(__file__).parent / "fixtures" / "store-0.1.0.db"
+    database = tmp_path / "old.db"
+    shutil.copy(fixture, database)
+    url = sqlite_url(database)
+    assert revision_of(url) == "0002_snapshots"
+    with open_store(url, project_dir=tmp_path) as store:
+        assert revision_of(url) == HEAD
+        run = store.get_run(1)
+        assert (run.kind, run.status, run.exit_code) == ("data.profile", "finished", 1)
+        assert run.provenance == {} and run.report == {}
+        results = store.results_for_run(1)
+        assert len(results) == 16
+        by_id = {r.check_id: r for r in results}
+        assert by_id["data.exact_duplicates"].status is Status.FAIL
+        assert by_id["data.exact_duplicates"].flagged_ids() == {"cat/copy.png", "dog/5.png"}
+        assert all(r.subject is None and r.n is None and r.interval is None for r in results)
+        assert store.get_snapshot("latest").n_samples == 13
+        # New runs land beside the old one.
+        new_run = store.start_run("check", "dlqa check", {}, provenance={"host": "h"})
+        assert new_run == 2 and store.get_run(2).provenance == {"host": "h"}

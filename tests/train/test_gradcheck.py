@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 from dlqa.core.errors import UsageError  # noqa: E402
 from dlqa.core.registry import get_spec  # noqa: E402
 from dlqa.core.results import Status  # noqa: E402
-from dlqa.train.gradcheck import check_gradients, gradcheck  # noqa: E402
+from dlqa.train.gradcheck import check_gradcheck, gradcheck  # noqa: E402
 
 
 class Square(torch.autograd.Function):
@@ -150,10 +150,10 @@ def test_nothing_to_check_and_non_tensor_outputs_are_usage_errors():
 
 def test_registered_check_runs_gradcheck_and_honours_the_level():
     spec = get_spec("train.gradcheck")
-    failing = check_gradients((SquareMissingFactorTwo.apply, [(3,)]), spec.resolve_params())
+    failing = check_gradcheck((SquareMissingFactorTwo.apply, [(3,)]), spec.resolve_params())
     assert failing.status is Status.FAIL
-    warned = check_gradients(
+    warned = check_gradcheck(
         (SquareMissingFactorTwo.apply, [(3,)]), spec.resolve_params({"level": "warn"})
     )
     assert warned.status is Status.WARN
-    assert check_gradients((Square.apply, [(3,)]), spec.resolve_params()).status is Status.PASS
+    assert check_gradcheck((Square.apply, [(3,)]), spec.resolve_params()).status is Status.PASS

@@ -8,7 +8,7 @@ import pytest
 
 from dlqa.core.registry import all_specs
 from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.pytest_plugin import SanityOutcome
+from dlqa.pytest_plugin import CheckOutcome
 
 pytest_plugins = ["pytester"]
 
@@ -158,8 +158,8 @@ def test_importing_the_plugin_does_not_import_torch():
     assert completed.stdout.strip() == "False"
 
 
-def outcome_of(*results: CheckResult) -> SanityOutcome:
-    return SanityOutcome(list(results))
+def outcome_of(*results: CheckResult) -> CheckOutcome:
+    return CheckOutcome(list(results))
 
 
 UPDATES_FAILED = CheckResult(

@@ -4,7 +4,6 @@ by no other, and the evidence names what is wrong."""
 import json
 
 import pytest
-import torch
 
 from dlqa.core.results import Status
 from dlqa.train.checks import CHECK_ORDER
@@ -15,13 +14,7 @@ CORRECT = correct_setups()
 BUGGY = buggy_setups()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny models: with other processes busy on 2 cores, extra threads only spin and wait.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _failing(results):

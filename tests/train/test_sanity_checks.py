@@ -13,13 +13,7 @@ from dlqa.train.sanity import run
 from dlqa.train.sanity.losses import expected_initial_loss, initial_loss_tolerance
 from tests.train.buggy_models import CLASSES, PlainMLP, adam, vector_batch
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _one(check_id, model_factory, loss_fn, batch, **options):

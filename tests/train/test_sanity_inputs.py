@@ -3,6 +3,7 @@
 import random
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,12 +20,7 @@ from tests.train.buggy_models import BatchNormDropoutMLP, PlainMLP, ScaledMLP, a
 LOSS = nn.CrossEntropyLoss()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_every_training_check_is_registered_and_documented():
@@ -34,6 +30,22 @@ def test_every_training_check_is_registered_and_documented():
         spec = get_spec(check_id)
         assert spec.title and spec.description
         assert set(spec.param_docs) == set(spec.defaults), check_id
+
+
+def test_the_train_stage_runs_only_checks_that_read_its_context():
+    # gradcheck and metric verification read a layer / metric functions from the Python API.
+    assert {spec.check_id for spec in all_specs("train")} == {*CHECK_ORDER, "train.fast_loop"}
+    assert get_spec("train.gradcheck").stage == "gradcheck"
+    assert get_spec("train.metric_verification").stage == "metrics"
+
+
+def test_a_stage_context_without_a_model_skips_the_battery():
+    no_model = SimpleNamespace(sanity=None, fast_loop=None)
+    for check_id in CHECK_ORDER:
+        spec = get_spec(check_id)
+        result = spec.func(no_model, spec.resolve_params())
+        assert result.check_id == check_id and result.status is Status.SKIP
+        assert "[train] model" in result.summary
 
 
 def test_check_ids_and_run_need_no_torch_to_import():

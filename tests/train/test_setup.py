@@ -14,9 +14,12 @@ def project(tmp_path, monkeypatch):
         "def build():\n    return 'model'\nclass Holder:\n    value = 42\n"
     )
     (tmp_path / "proj_broken.py").write_text("raise RuntimeError('boom at import')\n")
+    (tmp_path / "proj_needs_torch.py").write_text(  # as on a machine without the torch extra
+        "raise ModuleNotFoundError(\"No module named 'torch.nn'\", name='torch.nn')\n"
+    )
     monkeypatch.setattr(sys, "path", list(sys.path))
     yield tmp_path
-    for name in ("proj_model", "proj_broken"):
+    for name in ("proj_model", "proj_broken", "proj_needs_torch"):
         sys.modules.pop(name, None)
 
 
@@ -40,6 +43,13 @@ def test_load_object_errors_name_the_key(project, path, message):
     assert message in str(info.value) and "train.model" in str(info.value)
     if path == "proj_model":
         assert isinstance(info.value, ConfigError)
+
+
+def test_a_module_that_needs_torch_says_how_to_install_it(project):
+    with pytest.raises(UsageError) as info:
+        load_object("proj_needs_torch:fast", search_path=[project], key="fast")
+    assert "train.fast" in str(info.value) and "needs PyTorch" in str(info.value)
+    assert "pip install 'dlqa[torch]'" in str(info.value)
 
 
 def test_first_batch_from_batch_loader_and_callable():

@@ -8,11 +8,17 @@ import traceback
 import typer
 from typer.exceptions import TyperException
 
-from dlqa.core.errors import EXIT_INTERNAL, EXIT_USAGE, DlqaError
+from dlqa.core.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    DlqaError,
+    RunInterrupted,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: maps every outcome to the documented exit codes (0, 1, 2, 3)."""
+    """Entry point: maps every outcome to the documented exit codes (0, 1, 2, 3, 130)."""
     try:
         from dlqa.cli.app import app
 
@@ -30,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"dlqa: error: {exc.format_message()}", file=sys.stderr)
         return EXIT_USAGE
+    except RunInterrupted as exc:
+        print(f"dlqa: {exc}", file=sys.stderr)
+        return exc.exit_code
     except DlqaError as exc:
         print(f"dlqa: error: {exc}", file=sys.stderr)
+        _print_notes(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("dlqa: interrupted", file=sys.stderr)
+        _print_notes(exc)
+        return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         print(
@@ -44,4 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    if code == EXIT_INTERRUPTED:  # typer turns a Ctrl-C outside a run into a bare 130
+        print("dlqa: interrupted", file=sys.stderr)
     return code if isinstance(code, int) else 0
+
+
+def _print_notes(exc: BaseException) -> None:
+    # The run session notes what was stored and where the reports of what ran are.
+    for note in getattr(exc, "__notes__", ()):
+        print(f"  {note}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dlqa import __version__
-from dlqa.cli import check, data, demo, train
+from dlqa.cli import check, data, demo, report, train
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -21,6 +21,7 @@ app.command("check")(check.check_command)
 app.command("init")(check.init_command)
 app.command("checks")(check.checks_command)
 app.command("demo")(demo.demo_command)
+app.command("report")(report.report_command)
 
 
 def _version(value: bool) -> None:

@@ -9,22 +9,24 @@ import typer
 from rich.table import Table
 
 from dlqa.cli.common import (
+    AllowInconclusiveOption,
     DbOption,
     HtmlOption,
     JsonOption,
     JunitOption,
     QuietOption,
     WorkersOption,
-    progress_bar,
+    progress_bars,
     show_report,
     stdout,
 )
-from dlqa.config import CONFIG_FILENAME, load_config, starter_config_text
+from dlqa.config import CONFIG_FILENAME, load_config
 from dlqa.core.errors import UsageError
 from dlqa.core.registry import all_specs
 from dlqa.report.catalog import checks_markdown, format_default
-from dlqa.runner import open_configured_source, run_configured_checks
+from dlqa.runner import run_configured_checks
 from dlqa.sources.open import open_source
+from dlqa.starter_config import starter_config_text
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The project's configuration file.")
@@ -38,23 +40,22 @@ def check_command(
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Run the suite that dlqa.toml configures, store the results, write the reports.
+    """Run every stage that dlqa.toml configures, store the results, write the reports.
 
-    Exit code 0 when every gate passes, 1 when a gate fails, 2 on a usage or config error,
-    3 on an internal error.
+    Exit code 0 when every gate passes, 1 when a gate fails (an inconclusive result fails its
+    gate unless relaxed), 2 on a usage or config error, 3 on an internal error, 130 on Ctrl-C.
     """
     settings = load_config(config)
-    source = open_configured_source(settings)
-    total = len(source) if source is not None else 0
-    with progress_bar(total, "Profiling", quiet=quiet) as advance:
+    with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(
             settings,
-            source,
             db=db,
             workers=workers,
-            on_progress=advance,
+            progress=progress,
+            allow_inconclusive=allow_inconclusive,
             explicit_reports={"json": json_path, "html": html, "junit": junit},
         )
     show_report(run.report, run.written, quiet=quiet)

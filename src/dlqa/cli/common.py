@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from dlqa.config import CONFIG_FILENAME, Config, default_config, load_config
 from dlqa.core.errors import UsageError
 from dlqa.report.console import print_summary
 from dlqa.report.model import Report
@@ -45,16 +46,24 @@ JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write JUnit X
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")
 ]
+AllowInconclusiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-inconclusive",
+        help="Inconclusive results (too little data to decide) do not fail the run.",
+    ),
+]
 
 stdout = Console()
 stderr = Console(stderr=True)
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal; silent in a pipe, in CI logs or with --quiet."""
+def progress_bars(*, quiet: bool) -> Iterator[Callable[[int, str], Callable[[int], None]]]:
+    """A factory of rich progress bars, one per long step a stage starts, shown on a terminal
+    only: silent in a pipe, in CI logs or with --quiet."""
     if quiet or not sys.stderr.isatty():
-        yield lambda advance: None
+        yield lambda total, description: lambda advance: None
         return
     columns = (
         TextColumn("{task.description}"),
@@ -64,8 +73,12 @@ def progress_bar(total: int, description: str, *, quiet: bool) -> Iterator[Calla
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=stderr, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda advance: progress.update(task, advance=advance)
+
+        def start(total: int, description: str) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda advance: progress.update(task, advance=advance)
+
+        yield start
 
 
 def show_report(report: Report, written: dict[str, Path], *, quiet: bool) -> None:
@@ -78,3 +91,12 @@ def show_report(report: Report, written: dict[str, Path], *, quiet: bool) -> Non
 def require_file_parent(path: Path | None, option: str) -> None:
     if path is not None and path.exists() and path.is_dir():
         raise UsageError(f"{option} {path}: is a folder; give a file path")
+
+
+def load_project_config(path: Path | None) -> Config:
+    """``path`` when given; else ./dlqa.toml when it exists; else the defaults."""
+    if path is not None:
+        return load_config(path)
+    if Path(CONFIG_FILENAME).is_file():
+        return load_config(CONFIG_FILENAME)
+    return default_config()

@@ -10,18 +10,19 @@ import typer
 from rich.table import Table
 
 from dlqa.cli.common import (
+    AllowInconclusiveOption,
     DbOption,
     HtmlOption,
     JsonOption,
     JunitOption,
     QuietOption,
     WorkersOption,
-    progress_bar,
+    load_project_config,
+    progress_bars,
     show_report,
     stdout,
 )
-from dlqa.config import load_config
-from dlqa.runner import diff_snapshots, run_data_qa, write_reports
+from dlqa.runner import diff_snapshots, run_data_qa
 from dlqa.sources.open import open_source
 from dlqa.store import open_store
 
@@ -35,56 +36,78 @@ app = typer.Typer(
 @app.command("profile")
 def profile_command(
     source: Annotated[str, typer.Argument(help="Folder tree (class folders) or a manifest.")],
-    path_column: Annotated[str, typer.Option(help="Manifest column with file paths.")] = "path",
-    label_column: Annotated[str, typer.Option(help="Manifest column with labels.")] = "label",
-    split_column: Annotated[str, typer.Option(help="Manifest column with splits.")] = "split",
+    path_column: Annotated[
+        str | None, typer.Option(help="Manifest column with file paths [default: path].")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Manifest column with labels [default: label].")
+    ] = None,
+    split_column: Annotated[
+        str | None, typer.Option(help="Manifest column with splits [default: split].")
+    ] = None,
     id_column: Annotated[
         str | None, typer.Option(help="Manifest column with sample ids (default: the path).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Take gates from this dlqa.toml.")
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="dlqa.toml for the store, report folder, [data] column options and gates "
+            "(default: ./dlqa.toml when it exists).",
+        ),
     ] = None,
     report_dir: Annotated[
-        Path, typer.Option(help="Folder for the HTML, JSON and JUnit reports of this run.")
-    ] = Path(".dlqa/reports"),
+        Path | None,
+        typer.Option(
+            help="Folder for the reports of this run "
+            "[default: dlqa.toml's report dir, else .dlqa/reports]."
+        ),
+    ] = None,
     db: DbOption = None,
     workers: WorkersOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Probe every sample, run the data checks, store a snapshot and write the reports.
 
-    Exit code 0 when every gate passes, 1 when one fails, 2 on bad input.
+    Exit code 0 when every gate passes, 1 when one fails, 2 on bad input, 130 on Ctrl-C.
     """
-    gates = load_config(config).gates if config else {}
+    settings = load_project_config(config)
+    section = settings.data
     data_source = open_source(
         source,
-        path_column=path_column,
-        label_column=label_column,
-        split_column=split_column,
-        id_column=id_column,
+        path_column=path_column or section.path_column,
+        label_column=label_column or section.label_column,
+        split_column=split_column or section.split_column,
+        id_column=id_column or section.id_column,
     )
-    store = open_store(db)
-    with progress_bar(len(data_source), "Profiling", quiet=quiet) as advance:
-        run = run_data_qa(data_source, store, gates=gates, workers=workers, on_progress=advance)
-    written = write_reports(
-        run.report,
-        out_dir=report_dir / f"run-{run.run_id}",
-        formats=("html", "json", "junit"),
-        explicit={"json": json_path, "html": html, "junit": junit},
-    )
-    show_report(run.report, written, quiet=quiet)
+    with progress_bars(quiet=quiet) as progress:
+        run = run_data_qa(
+            data_source,
+            config=settings,
+            db=db,
+            workers=workers,
+            progress=progress,
+            allow_inconclusive=allow_inconclusive,
+            report_dir=report_dir,
+            formats=None,
+            explicit_reports={"json": json_path, "html": html, "junit": junit},
+        )
+    show_report(run.report, run.written, quiet=quiet)
     raise typer.Exit(run.exit_code)
 
 
 @app.command("snapshots")
 def snapshots_command(db: DbOption = None) -> None:
     """List stored snapshots, newest first."""
-    store = open_store(db)
+    with open_store(db) as store:
+        snapshots = store.list_snapshots()
     table = Table("id", "created", "samples", "fingerprint", "source")
-    for snap in store.list_snapshots():
+    for snap in snapshots:
         table.add_row(
             str(snap.id),
             snap.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -104,8 +127,8 @@ def diff_command(
     limit: Annotated[int, typer.Option(help="Ids to show per list.")] = 10,
 ) -> None:
     """What changed between two snapshots: samples, class counts, properties, issues."""
-    store = open_store(db)
-    old_snap, new_snap, diff = diff_snapshots(store, old, new)
+    with open_store(db) as store:
+        old_snap, new_snap, diff = diff_snapshots(store, old, new)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         document = {

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dlqa.cli.common import QuietOption, WorkersOption, progress_bar, show_report, stdout
+from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_report, stdout
 from dlqa.config import load_config
 from dlqa.demo.run import prepare_training, run_monitored_training, unexpected_training_failures
 from dlqa.demo.verify import verify_planted
-from dlqa.runner import open_configured_source, run_configured_checks
+from dlqa.runner import run_configured_checks
 from dlqa.train import TORCH_HINT
 
 
@@ -38,9 +38,8 @@ def demo_command(
     with_training = prepare_training(project, config)
     if not with_training:
         stdout.print(f"torch is not installed: skipping the training part ({TORCH_HINT})")
-    source = open_configured_source(config)
-    with progress_bar(len(source), "Profiling", quiet=quiet) as advance:  # the demo has data
-        run = run_configured_checks(config, source, workers=workers, on_progress=advance)
+    with progress_bars(quiet=quiet) as progress:
+        run = run_configured_checks(config, workers=workers, progress=progress)
     show_report(run.report, {}, quiet=quiet)
 
     outcomes = verify_planted(run.results, project.planted)

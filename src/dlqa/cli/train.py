@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dlqa.cli.common import (
+    AllowInconclusiveOption,
     DbOption,
     HtmlOption,
     JsonOption,
@@ -16,6 +17,7 @@ from dlqa.cli.common import (
     show_report,
 )
 from dlqa.config import CONFIG_FILENAME, load_config
+from dlqa.core.errors import ConfigError
 from dlqa.runner import run_configured_checks
 
 app = typer.Typer(
@@ -35,6 +37,7 @@ def train_check_command(
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run the sanity battery (and the fast loop, if configured) on the [train] model, loss,
@@ -42,9 +45,10 @@ def train_check_command(
     settings = load_config(config)
     run = run_configured_checks(
         settings,
-        None,
         stages=("train",),
+        kind="train.check",
         db=db,
+        allow_inconclusive=allow_inconclusive,
         explicit_reports={"json": json_path, "html": html, "junit": junit},
     )
     show_report(run.report, run.written, quiet=quiet)
@@ -60,8 +64,20 @@ def train_fast_command(
 ) -> None:
     """Run only the fast variant of training ([train] fast or fast_command) and check that
     it completes and that its loss drops."""
+    settings = load_config(config)
+    if not (settings.train.fast or settings.train.fast_command):
+        raise ConfigError(
+            "dlqa.toml: [train] names no fast variant",
+            hint='set [train] fast = "module:function" or fast_command = "..."',
+        )
     run = run_configured_checks(
-        load_config(config), None, stages=("fast",), db=db, explicit_reports={"json": json_path}
+        settings,
+        stages=("train",),
+        kind="train.fast",
+        inputs={"train": {"only_fast": True}},
+        checks=["train.fast_loop"],
+        db=db,
+        explicit_reports={"json": json_path},
     )
     show_report(run.report, run.written, quiet=quiet)
     raise typer.Exit(run.exit_code)

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class DlqaError(Exception):
@@ -30,3 +31,13 @@ class UsageError(DlqaError):
 
 class ConfigError(UsageError):
     """``dlqa.toml`` is unreadable or does not match the schema (exit code 2)."""
+
+
+class RunInterrupted(DlqaError):
+    """Ctrl-C during a run: what ran is stored and reported (exit code 130).
+
+    An ordinary exception rather than a KeyboardInterrupt, so that the CLI layer (typer
+    swallows KeyboardInterrupt into a bare exit code) can still say what was kept.
+    """
+
+    exit_code = EXIT_INTERRUPTED

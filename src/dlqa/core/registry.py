@@ -1,23 +1,39 @@
-"""The registry of checks: stable ids, documented parameters and their defaults.
+"""The registry of checks: stable ids, the stage each reads, documented parameters.
 
-A check is a function ``(context, params) -> CheckResult``. Gates in ``dlqa.toml`` refer to a
-check by id and override its parameters; ``level`` decides whether a violation fails the gate
-(``"fail"``) or only warns (``"warn"``), and ``enabled = false`` turns a check off.
+A check is a function ``(context, params) -> CheckResult`` (or a list of them, one per
+subject). Gates in ``dlqa.toml`` refer to a check by id and override its parameters; the
+parameters' types and ranges are checked when the file is read. Checks register through
+:func:`register_check`, from the modules that the ``dlqa.checks`` entry points name.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from dlqa.core.errors import ConfigError
-from dlqa.core.results import CheckResult, Status
+from dlqa.core.params import (
+    GateParams,
+    build_params_model,
+    default_values,
+    param_docs,
+    validate_params,
+)
+from dlqa.core.plugins import (
+    BUILTIN_NAMESPACES,
+    CHECK_GROUP,
+    PluginError,
+    current_origin,
+    load_group,
+)
+from dlqa.core.results import CheckResult
 
-CheckFunction = Callable[[Any, dict[str, Any]], CheckResult]
-
-LEVELS = ("fail", "warn")
-COMMON_PARAMS = ("level", "enabled")
+CheckFunction = Callable[[Any, dict[str, Any]], "CheckResult | list[CheckResult]"]
+_CHECK_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z0-9_][a-z0-9_.]*")
 
 
 @dataclass(frozen=True)
@@ -26,50 +42,29 @@ class CheckSpec:
     title: str
     description: str
     func: CheckFunction
-    defaults: dict[str, Any] = field(default_factory=dict)
-    param_docs: dict[str, str] = field(default_factory=dict)
-    level: str = "fail"
+    stage: str
+    params_model: type[GateParams]
+    origin: str = "dlqa"  # the distribution that registered it
 
     @property
-    def stage(self) -> str:
+    def namespace(self) -> str:
         return self.check_id.split(".", 1)[0]
 
+    @property
+    def level(self) -> str:
+        return self.params_model.model_fields["level"].default
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return default_values(self.params_model)
+
+    @property
+    def param_docs(self) -> dict[str, str]:
+        return param_docs(self.params_model)
+
     def resolve_params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults merged with a gate's overrides, each override validated by name and type."""
-        params: dict[str, Any] = {"level": self.level, "enabled": True, **self.defaults}
-        for key, value in (overrides or {}).items():
-            where = f'gates."{self.check_id}".{key}'
-            if key not in params:
-                allowed = ", ".join(sorted(params))
-                raise ConfigError(f"{where}: unknown parameter", hint=f"allowed: {allowed}")
-            params[key] = _coerce(where, params[key], value)
-        if params["level"] not in LEVELS:
-            raise ConfigError(
-                f'gates."{self.check_id}".level: must be "fail" or "warn", not {params["level"]!r}'
-            )
-        return params
-
-
-def _coerce(where: str, default: Any, value: Any) -> Any:
-    """Accept a value of the default's type (an int where a float is expected, too)."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, str):
-        ok = isinstance(value, str)
-    elif isinstance(default, list):
-        ok = isinstance(value, list)
-    else:
-        ok = True
-    if not ok:
-        raise ConfigError(
-            f"{where}: expected {type(default).__name__}, got {type(value).__name__} ({value!r})"
-        )
-    return value
+        """Defaults merged with a gate's overrides, each checked for name, type and range."""
+        return validate_params(self.check_id, self.params_model, overrides)
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -80,41 +75,83 @@ def register_check(
     *,
     title: str,
     description: str,
+    stage: str | None = None,
     defaults: dict[str, Any] | None = None,
+    params: type[BaseModel] | None = None,
     param_docs: dict[str, str] | None = None,
     level: str = "fail",
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Decorator that registers a check function under a stable id."""
+    """Register a check function under a stable id ``namespace.name``.
+
+    ``stage`` names the stage whose context the check reads (default: the namespace).
+    Parameters come as ``defaults`` (plain values or :class:`dlqa.core.params.Param`) or as a
+    pydantic model ``params``; ``param_docs`` documents plain defaults.
+    """
+    if not _CHECK_ID.fullmatch(check_id):
+        raise ValueError(
+            f"check id {check_id!r} must look like 'namespace.name' (lower case, digits, _)"
+        )
+    namespace = check_id.split(".", 1)[0]
 
     def decorate(func: CheckFunction) -> CheckFunction:
-        if check_id in _REGISTRY and _REGISTRY[check_id].func is not func:
-            raise ValueError(f"check id registered twice: {check_id}")
+        origin = current_origin()
+        where = origin.describe() if origin else f"module {func.__module__}"
+        if origin is not None and namespace != origin.name:
+            raise PluginError(
+                f"{where} registers {check_id!r} outside its namespace {origin.name!r}",
+                hint=f"name the check '{origin.name}.<name>'",
+            )
+        if (
+            origin is None
+            and namespace in BUILTIN_NAMESPACES
+            and not func.__module__.startswith("dlqa.")
+        ):
+            raise PluginError(
+                f"{where} registers {check_id!r} in dlqa's own namespace {namespace!r}",
+                hint="use a namespace of your own, such as your package's name",
+            )
+        existing = _REGISTRY.get(check_id)
+        if existing is not None and not _same_function(existing.func, func):
+            raise PluginError(
+                f"{where} registers {check_id!r}, which {existing.origin} already registered",
+                hint="check ids are unique; rename one of them",
+            )
+        defaults_in = dict(defaults or {})
+        if param_docs:
+            from dlqa.core.params import Param
+
+            defaults_in = {
+                key: Param(value, doc=param_docs[key])
+                if key in param_docs and not isinstance(value, Param)
+                else value
+                for key, value in defaults_in.items()
+            }
         _REGISTRY[check_id] = CheckSpec(
             check_id=check_id,
             title=title,
             description=description,
             func=func,
-            defaults=dict(defaults or {}),
-            param_docs=dict(param_docs or {}),
-            level=level,
+            stage=stage or namespace,
+            params_model=build_params_model(check_id, defaults_in, params, level),
+            origin=origin.distribution if origin else "dlqa",
         )
         return func
 
     return decorate
 
 
-def _load_builtin_checks() -> None:
-    # Importing the stage packages registers their checks.
-    import dlqa.data.checks  # noqa: F401
-    import dlqa.train.checks  # noqa: F401
-    import dlqa.train.fast  # noqa: F401
-    import dlqa.train.gradcheck  # noqa: F401
-    import dlqa.train.metrics  # noqa: F401
-    import dlqa.train.monitor_checks  # noqa: F401
+def _same_function(a: CheckFunction, b: CheckFunction) -> bool:
+    # A module imported twice (a test reloading it) registers an equal function again.
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def unregister_check(check_id: str) -> None:
+    """Remove a check (tests that register throwaway checks)."""
+    _REGISTRY.pop(check_id, None)
 
 
 def get_spec(check_id: str) -> CheckSpec:
-    _load_builtin_checks()
+    load_group(CHECK_GROUP)
     try:
         return _REGISTRY[check_id]
     except KeyError:
@@ -124,13 +161,7 @@ def get_spec(check_id: str) -> CheckSpec:
 
 
 def all_specs(stage: str | None = None) -> list[CheckSpec]:
-    _load_builtin_checks()
+    """Every registered check (of one stage when given), sorted by id."""
+    load_group(CHECK_GROUP)
     specs = sorted(_REGISTRY.values(), key=lambda s: s.check_id)
     return [s for s in specs if stage is None or s.stage == stage]
-
-
-def verdict(violated: bool, params: dict[str, Any]) -> Status:
-    """The status of a check whose measured value crossed (or not) its threshold."""
-    if not violated:
-        return Status.PASS
-    return Status.FAIL if params["level"] == "fail" else Status.WARN

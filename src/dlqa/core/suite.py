@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlqa.core.errors import EXIT_GATE_FAILED, EXIT_OK
+from dlqa.core.gates import apply_gate, exit_code_of, gate_fails
 from dlqa.core.registry import CheckSpec
 from dlqa.core.results import CheckResult, Status
 
@@ -15,31 +15,46 @@ from dlqa.core.results import CheckResult, Status
 @dataclass(frozen=True)
 class SuiteOutcome:
     results: list[CheckResult]
+    allow_inconclusive: bool = False
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status.fails_gate]
+        return [
+            r for r in self.results if gate_fails(r, allow_inconclusive=self.allow_inconclusive)
+        ]
 
     @property
     def exit_code(self) -> int:
-        return EXIT_GATE_FAILED if self.failed else EXIT_OK
+        return exit_code_of(self.results, allow_inconclusive=self.allow_inconclusive)
 
     def counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in Status}
-        for r in self.results:
-            counts[r.status.value] += 1
-        return counts
+        return count_statuses(self.results)
+
+
+def count_statuses(results: Iterable[CheckResult]) -> dict[str, int]:
+    counts = {s.value: 0 for s in Status}
+    for r in results:
+        counts[r.status.value] += 1
+    return counts
 
 
 class Suite:
     """Checks to run with their resolved parameters (defaults overridden by gates)."""
 
-    def __init__(self, specs: Iterable[CheckSpec], gates: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        specs: Iterable[CheckSpec],
+        gates: dict[str, dict[str, Any]] | None = None,
+        *,
+        order: Sequence[str] = (),
+    ):
         gates = gates or {}
-        self.entries: list[tuple[CheckSpec, dict[str, Any]]] = []
-        for spec in specs:
-            params = spec.resolve_params(gates.get(spec.check_id))
-            self.entries.append((spec, params))
+        rank = {check_id: i for i, check_id in enumerate(order)}
+        # Stable: checks the order does not name keep the order they were given in.
+        ordered = sorted(specs, key=lambda s: rank.get(s.check_id, len(rank)))
+        self.entries: list[tuple[CheckSpec, dict[str, Any]]] = [
+            (spec, spec.resolve_params(gates.get(spec.check_id))) for spec in ordered
+        ]
 
     def run(
         self, context: Any, on_result: Callable[[CheckResult], None] | None = None
@@ -47,25 +62,52 @@ class Suite:
         results = []
         for spec, params in self.entries:
             if not params["enabled"]:
-                result = CheckResult(spec.check_id, Status.SKIP, "disabled in dlqa.toml")
+                produced = [CheckResult(spec.check_id, Status.SKIP, "disabled in dlqa.toml")]
             else:
-                result = run_check(spec, context, params)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+                produced = run_check(spec, context, params)
+            for result in produced:
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
         return SuiteOutcome(results)
 
 
-def run_check(spec: CheckSpec, context: Any, params: dict[str, Any]) -> CheckResult:
+def run_check(spec: CheckSpec, context: Any, params: dict[str, Any]) -> list[CheckResult]:
+    """Run one check: its results with the gate applied, or one ``error`` result that says
+    what went wrong (an exception, or something that is not a CheckResult)."""
     try:
-        result = spec.func(context, params)
+        returned = spec.func(context, params)
+        produced = _validated(spec, returned)
+        return [apply_gate(result, params) for result in produced]
     except Exception as exc:  # a crashed check is an ERROR result, the suite goes on
-        return CheckResult(
-            check_id=spec.check_id,
-            status=Status.ERROR,
-            summary=f"check raised {type(exc).__name__}: {exc}",
-            details={"traceback": traceback.format_exc()},
-        )
-    if result.check_id != spec.check_id:
-        raise AssertionError(f"{spec.check_id} returned a result for {result.check_id}")
-    return result
+        return [
+            CheckResult(
+                check_id=spec.check_id,
+                status=Status.ERROR,
+                summary=f"check raised {type(exc).__name__}: {exc}",
+                details={"traceback": traceback.format_exc(), "origin": spec.origin},
+            )
+        ]
+
+
+class CheckContractError(TypeError):
+    """A check returned something that breaks the check contract (a bug in the check)."""
+
+
+def _validated(spec: CheckSpec, returned: Any) -> list[CheckResult]:
+    produced = list(returned) if isinstance(returned, (list, tuple)) else [returned]
+    where = f"{spec.check_id} (from {spec.origin})"
+    if not produced:
+        raise CheckContractError(f"{where} returned no result")
+    subjects = set()
+    for result in produced:
+        if not isinstance(result, CheckResult):
+            raise CheckContractError(f"{where} returned {type(result).__name__}, not a CheckResult")
+        if result.check_id != spec.check_id:
+            raise CheckContractError(f"{where} returned a result for {result.check_id!r}")
+        if len(produced) > 1 and result.subject is None:
+            raise CheckContractError(f"{where} returned several results without subjects")
+        if result.subject in subjects:
+            raise CheckContractError(f"{where} returned subject {result.subject!r} twice")
+        subjects.add(result.subject)
+    return produced

@@ -89,20 +89,36 @@ def structure_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return correlation
 
 
+# Candidate pairs confirmed at a time: the float grids of a chunk take ~40 MB, whatever the
+# number of candidates (a dataset of many copies can have millions).
+_PAIRS_PER_CHUNK = 4096
+
+
+def _chunked_pairs(pairs: np.ndarray) -> list[np.ndarray]:
+    return [
+        pairs[start : start + _PAIRS_PER_CHUNK] for start in range(0, len(pairs), _PAIRS_PER_CHUNK)
+    ]
+
+
 def confirm_pairs(
     pairs: np.ndarray, full_grids: np.ndarray, center_grids: np.ndarray
 ) -> np.ndarray:
     """For each candidate pair, the best correlation of full/full, centre/full, full/centre."""
     if not len(pairs):
         return np.zeros(0)
-    i, j = pairs[:, 0], pairs[:, 1]
-    return np.maximum.reduce(
-        [
-            structure_correlation(full_grids[i], full_grids[j]),
-            structure_correlation(center_grids[i], full_grids[j]),
-            structure_correlation(full_grids[i], center_grids[j]),
-        ]
-    )
+    parts = []
+    for chunk in _chunked_pairs(pairs):
+        i, j = chunk[:, 0], chunk[:, 1]
+        parts.append(
+            np.maximum.reduce(
+                [
+                    structure_correlation(full_grids[i], full_grids[j]),
+                    structure_correlation(center_grids[i], full_grids[j]),
+                    structure_correlation(full_grids[i], center_grids[j]),
+                ]
+            )
+        )
+    return np.concatenate(parts)
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,11 +134,16 @@ def pair_colour_distance(
     full/centre (the same pairings the hashes use)."""
     if not len(pairs):
         return np.zeros(0)
-    i, j = pairs[:, 0], pairs[:, 1]
-    return np.minimum.reduce(
-        [
-            colour_distance(colours[i], colours[j]),
-            colour_distance(center_colours[i], colours[j]),
-            colour_distance(colours[i], center_colours[j]),
-        ]
-    )
+    parts = []
+    for chunk in _chunked_pairs(pairs):
+        i, j = chunk[:, 0], chunk[:, 1]
+        parts.append(
+            np.minimum.reduce(
+                [
+                    colour_distance(colours[i], colours[j]),
+                    colour_distance(center_colours[i], colours[j]),
+                    colour_distance(colours[i], center_colours[j]),
+                ]
+            )
+        )
+    return np.concatenate(parts)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dlqa.core.results import CheckResult
 from dlqa.data.checks.balance import class_counts
@@ -17,27 +18,43 @@ from dlqa.data.context import DataProfile
 FINGERPRINT_PREFIX = "sha256:"
 
 
+_FINGERPRINT_ROWS = 16_384  # rows hashed per step: the id order is kept, memory stays flat
+
+
 def dataset_fingerprint(profile: DataProfile) -> str:
     """Hash of the content-hash manifest: sorted (sample id, content hash, label, split) rows.
 
     Renaming, relabelling, moving between splits or changing any byte changes it; the order
-    in which files were listed does not.
+    in which files were listed does not. Each row hashes as its four values (empty when
+    missing) joined by tabs, with a newline; rows are built in Arrow a block at a time.
     """
-    rows = sorted(
-        zip(
-            profile.ids,
-            profile.strings("sha256"),
-            profile.labels,
-            profile.splits,
-            strict=True,
-        ),
-        key=lambda row: row[0],
-    )
+    ids = profile.ids.arrow
+    columns = [ids, profile.column("sha256"), profile.labels.arrow, profile.splits.arrow]
+    order = pc.sort_indices(ids)  # stable, by code point as Python sorts strings
     digest = hashlib.sha256()
-    for row in rows:
-        digest.update("\t".join("" if v is None else str(v) for v in row).encode())
-        digest.update(b"\n")
+    for start in range(0, len(order), _FINGERPRINT_ROWS):
+        block = order.slice(start, _FINGERPRINT_ROWS)
+        values = [column.take(block).cast(pa.string()).fill_null("") for column in columns]
+        rows = pc.binary_join_element_wise(*values, "\t")
+        rows = pc.binary_join_element_wise(rows, "", "\n")
+        for chunk in _chunked(rows).chunks:
+            digest.update(_string_bytes(chunk))
     return FINGERPRINT_PREFIX + digest.hexdigest()
+
+
+def _chunked(array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _string_bytes(array: pa.StringArray) -> memoryview:
+    """The UTF-8 bytes of a string array's values, back to back (no copy)."""
+    if not len(array):
+        return memoryview(b"")
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset :]
+    data = array.buffers()[2]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[len(array)])]
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float] | None:
@@ -96,19 +113,36 @@ class DataDiff:
         }
 
 
-def _sample_rows(profile: DataProfile) -> dict[str, tuple[Any, Any, Any]]:
-    return dict(
-        zip(
-            profile.ids,
-            zip(profile.strings("sha256"), profile.labels, profile.splits, strict=True),
-            strict=True,
-        )
-    )
+_COMPARED = (("content", "sha256"), ("label", "label"), ("split", "split"))
 
 
-def _changes(old: tuple, new: tuple) -> list[str]:
-    names = ("content", "label", "split")
-    return [name for name, a, b in zip(names, old, new, strict=True) if a != b]
+def _compare_samples(old: DataProfile, new: DataProfile) -> tuple[list, list, list]:
+    """(added ids, removed ids, changed [{"id", "changed"}]), each sorted by id, matched in
+    Arrow: only the ids that differ become Python strings."""
+    old_ids, new_ids = old.ids.arrow, new.ids.arrow
+    in_old = pc.is_in(new_ids, value_set=old_ids).to_numpy()
+    in_new = pc.is_in(old_ids, value_set=new_ids).to_numpy()
+    added = sorted(new.ids.take(~in_old))
+    removed = sorted(old.ids.take(~in_new))
+    new_rows = np.flatnonzero(in_old)
+    old_rows = pc.index_in(new_ids, value_set=old_ids).to_numpy(zero_copy_only=False)
+    old_rows = old_rows[new_rows].astype(np.int64)
+    differs = np.zeros((len(_COMPARED), len(new_rows)), dtype=bool)
+    for number, (_, column) in enumerate(_COMPARED):
+        before = old.take(column, old_rows) if len(new_rows) else old.column(column).slice(0, 0)
+        after = new.take(column, new_rows) if len(new_rows) else new.column(column).slice(0, 0)
+        same = pc.equal(before, after).fill_null(False).to_numpy()
+        both_missing = pc.and_(before.is_null(), after.is_null()).to_numpy()
+        differs[number] = ~(same | both_missing)
+    changed_rows = np.flatnonzero(differs.any(axis=0))
+    changed_ids = new.ids.take(new_rows[changed_rows])
+    names = [name for name, _ in _COMPARED]
+    changed = [
+        {"id": sample_id, "changed": [name for name, d in zip(names, what, strict=True) if d]}
+        for sample_id, what in zip(changed_ids, differs[:, changed_rows].T.tolist(), strict=True)
+    ]
+    changed.sort(key=lambda row: row["id"])
+    return added, removed, changed
 
 
 def property_shift(old: np.ndarray, new: np.ndarray) -> dict[str, Any] | None:
@@ -117,6 +151,8 @@ def property_shift(old: np.ndarray, new: np.ndarray) -> dict[str, Any] | None:
     old, new = old[np.isfinite(old)], new[np.isfinite(new)]
     if old.size == 0 or new.size == 0:
         return None
+    from scipy import stats  # a second to import: only diffs need it, not every profile run
+
     return {
         "old_median": float(np.median(old)),
         "new_median": float(np.median(new)),
@@ -131,13 +167,7 @@ def diff_profiles(
     new_results: list[CheckResult] | None = None,
 ) -> DataDiff:
     diff = DataDiff(dataset_fingerprint(old), dataset_fingerprint(new))
-    old_rows, new_rows = _sample_rows(old), _sample_rows(new)
-    diff.added = sorted(set(new_rows) - set(old_rows))
-    diff.removed = sorted(set(old_rows) - set(new_rows))
-    for sample_id in sorted(set(old_rows) & set(new_rows)):
-        what = _changes(old_rows[sample_id], new_rows[sample_id])
-        if what:
-            diff.changed.append({"id": sample_id, "changed": what})
+    diff.added, diff.removed, diff.changed = _compare_samples(old, new)
 
     old_counts, new_counts = class_counts(old)["all"], class_counts(new)["all"]
     for label in sorted(set(old_counts) | set(new_counts)):

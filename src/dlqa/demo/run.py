@@ -7,11 +7,10 @@ import importlib.util
 from dataclasses import dataclass
 
 from dlqa.config import Config
+from dlqa.core.gates import gate_fails
 from dlqa.core.results import CheckResult
-from dlqa.core.suite import SuiteOutcome
 from dlqa.demo.build import DemoProject
-from dlqa.runner.common import command_line
-from dlqa.store import open_store
+from dlqa.runner.session import RunSession
 
 MONITORED_EPOCHS = 3
 
@@ -45,15 +44,15 @@ def run_monitored_training(project: DemoProject, config: Config) -> MonitoredTra
     """Train the demo CNN with dlqa.monitor attached and store its findings as a run."""
     from dlqa.demo.training import train
 
-    trained = train(epochs=MONITORED_EPOCHS, monitor=True, data_dir=project.data_dir)
-    store = open_store(config.store.url, project_dir=config.base_dir)
-    try:
-        run_id = store.start_run("train.monitor", command_line(), {"epochs": MONITORED_EPOCHS})
-        store.add_results(run_id, trained.monitor_results)
-        store.finish_run(run_id, "finished", SuiteOutcome(trained.monitor_results).exit_code)
-    finally:
-        store.close()
-    return MonitoredTraining(run_id, trained.monitor_results, trained.test_accuracy)
+    session = RunSession(
+        config, kind="train.monitor", title="Monitored training of the demo CNN", formats=()
+    )
+    with session:
+        trained = train(epochs=MONITORED_EPOCHS, monitor=True, data_dir=project.data_dir)
+        for result in trained.monitor_results:
+            session.add_result(result)
+    assert session.run_id is not None
+    return MonitoredTraining(session.run_id, trained.monitor_results, trained.test_accuracy)
 
 
 def unexpected_training_failures(results: list[CheckResult]) -> list[str]:
@@ -61,5 +60,5 @@ def unexpected_training_failures(results: list[CheckResult]) -> list[str]:
     return [
         r.check_id
         for r in results
-        if r.check_id.startswith(("train.", "monitor.")) and r.status.fails_gate
+        if r.check_id.startswith(("train.", "monitor.")) and gate_fails(r)
     ]

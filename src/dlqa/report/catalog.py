@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dlqa.core.params import param_range
 from dlqa.core.registry import CheckSpec
 
 
@@ -21,7 +22,10 @@ def checks_markdown(specs: list[CheckSpec]) -> str:
         "",
         "Every check has a stable id. Gates in `dlqa.toml` refer to it and override its",
         'parameters; `level` decides whether a violation fails the gate (`"fail"`) or only',
-        'warns (`"warn"`), and `enabled = false` turns the check off:',
+        'warns (`"warn"`), `enabled = false` turns the check off, `on_inconclusive` says',
+        'whether an undecided result fails (`"fail"`, the default) or warns, and `subjects`',
+        "narrows the gate of a check with several results. A value outside a parameter's",
+        "range is refused when dlqa.toml is read:",
         "",
         "```toml",
         "[gates]",
@@ -38,9 +42,13 @@ def checks_markdown(specs: list[CheckSpec]) -> str:
         lines += [f"## Stage `{stage}`", ""]
         for spec in (s for s in specs if s.stage == stage):
             lines += [f"### `{spec.check_id}`: {spec.title}", "", spec.description, ""]
+            if spec.origin != "dlqa":
+                lines += [f"From the plugin distribution `{spec.origin}`.", ""]
             lines += [f"- `level` = {format_default(spec.level)}"]
             for key, default in spec.defaults.items():
                 doc = spec.param_docs.get(key, "")
-                lines.append(f"- `{key}` = {format_default(default)}" + (f": {doc}" if doc else ""))
+                bounds = param_range(spec.params_model, key)
+                line = f"- `{key}` = {format_default(default)}" + (f": {doc}" if doc else "")
+                lines.append(line + (f" (`{bounds}`)" if bounds else ""))
             lines.append("")
     return "\n".join(lines)

@@ -1,23 +1,31 @@
 """The terminal view: a results table, the top evidence of what did not pass, a verdict.
 
 Colours and box drawing only when rich detects a terminal; in a pipe or a CI log the output is
-plain columns that stay readable and greppable. The item formatting here is shared with the
-JUnit view so that both name evidence the same way.
+plain columns that stay readable and greppable. Items are named by ``dlqa.report.evidence``,
+numbers and verdicts by ``dlqa.report.text``, the same way every other view names them.
 """
 
 from __future__ import annotations
-
-import json
-import math
-from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dlqa.core.results import CheckResult, Evidence, Status
+from dlqa.core.results import CheckResult, Status
+from dlqa.report.evidence import evidence_lines
 from dlqa.report.model import Report
+from dlqa.report.text import (
+    blocks,
+    counts_line,
+    format_measure,
+    format_number,
+    incomplete_line,
+    inconclusive_note,
+    run_failed,
+    status_label,
+    verdict_line,
+)
 
 STATUS_STYLES = {
     Status.PASS: "green",
@@ -25,119 +33,33 @@ STATUS_STYLES = {
     Status.FAIL: "bold red",
     Status.ERROR: "bold magenta",
     Status.SKIP: "dim",
+    # Amber, never green: an undecided gate has not passed.
+    Status.INCONCLUSIVE: "bold dark_orange",
 }
-
-_MAX_ITEM_CHARS = 120
-_MAX_GROUP_MEMBERS = 4
-
-
-def format_number(value: Any) -> str:
-    """A value or threshold as a short string: 4 significant digits, '-' for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return "nan"
-    return f"{number:.4g}"
+# An inconclusive result that does not block: the same amber, without the weight of a failure.
+NOT_BLOCKING_STYLE = "dark_orange"
+INCOMPLETE_STYLE = "bold white on red"
 
 
-def _shorten(text: str, limit: int = _MAX_ITEM_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _status_style(result: CheckResult, allow_inconclusive: bool) -> str:
+    if result.status is Status.INCONCLUSIVE and not blocks(result, allow_inconclusive):
+        return NOT_BLOCKING_STYLE
+    return STATUS_STYLES[result.status]
 
 
-def describe_item(kind: str, item: Any) -> str:
-    """One evidence item as one line of plain text; unknown shapes fall back to compact JSON."""
-    if isinstance(item, dict):
-        if kind == "samples" and "id" in item:
-            extras = [str(item[key]) for key in ("label",) if item.get(key) is not None]
-            if item.get("value") is not None:
-                extras.append(format_number(item["value"]))
-            if item.get("reason"):
-                extras.append(str(item["reason"]))
-            suffix = f" ({', '.join(extras)})" if extras else ""
-            return _shorten(f"{item['id']}{suffix}")
-        if kind == "pairs" and isinstance(item.get("ids"), (list, tuple)):
-            text = " <-> ".join(str(member) for member in item["ids"])
-            if item.get("distance") is not None:
-                text += f" (distance {format_number(item['distance'])})"
-            return _shorten(text)
-        if kind == "groups" and isinstance(item.get("ids"), (list, tuple)):
-            return _shorten(_describe_members(item["ids"]))
-        if kind == "table":
-            return _shorten(", ".join(f"{key}={_plain(value)}" for key, value in item.items()))
-    if isinstance(item, (list, tuple)) and kind in ("pairs", "groups"):
-        return _shorten(_describe_members(item))
-    if isinstance(item, (str, int, float)):
-        return _shorten(str(item))
-    return _shorten(_plain(item))
-
-
-def _describe_members(members: Any) -> str:
-    members = [str(member) for member in members]
-    shown = ", ".join(members[:_MAX_GROUP_MEMBERS])
-    more = len(members) - _MAX_GROUP_MEMBERS
-    return f"{{{shown}{f', +{more} more' if more > 0 else ''}}} ({len(members)} items)"
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return format_number(value)
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def evidence_heading(evidence: Evidence, shown: int) -> str:
-    """'samples: 5 of 340' style heading; total can exceed len(items) when a check truncated."""
-    total = max(evidence.total, len(evidence.items))
-    heading = evidence.kind
-    if evidence.description:
-        heading += f" ({evidence.description})"
-    if shown < total:
-        return f"{heading}, showing {shown} of {total}"
-    return f"{heading}, {total} in all"
-
-
-def evidence_lines(result: CheckResult, max_items: int) -> list[str]:
-    """Plain lines naming the top items of each evidence of ``result``."""
-    lines = []
-    for evidence in result.evidence:
-        top = evidence.items[:max_items]
-        lines.append(evidence_heading(evidence, len(top)) + ":")
-        lines.extend(f"  - {describe_item(evidence.kind, item)}" for item in top)
-    return lines
-
-
-def verdict_line(report: Report) -> str:
-    failed = [result.check_id for result in report.results if result.status.fails_gate]
-    if failed:
-        noun = "gate" if len(failed) == 1 else "gates"
-        return f"{len(failed)} {noun} failed: {', '.join(failed)}"
-    if not report.results:
-        return "no checks ran"
-    return "all gates passed"
-
-
-def counts_line(report: Report) -> str:
-    counts = report.counts()
-    noun = "check" if len(report.results) == 1 else "checks"
-    parts = ", ".join(f"{counts[status.value]} {status.value}" for status in Status)
-    return f"{len(report.results)} {noun}: {parts}"
+def _status_cell(result: CheckResult, allow_inconclusive: bool) -> str:
+    # "(not blocking)" on a line of its own keeps the status column narrow.
+    return status_label(result, allow_inconclusive).upper().replace(" (", "\n(", 1)
 
 
 def print_summary(report: Report, console: Console | None = None, *, max_items: int = 5) -> None:
     """Print the results table, the top evidence of each non-pass result and the verdict."""
     console = console or Console()
+    allow = report.allow_inconclusive
+    incomplete = incomplete_line(report)
+    if incomplete:
+        # First, before the table: a partial run must not read as a clean one.
+        console.print(Text(incomplete, style=INCOMPLETE_STYLE))
     # Box drawing only where a terminal renders it; a pipe gets plain aligned columns.
     table = Table(
         title=Text(report.title),
@@ -145,17 +67,19 @@ def print_summary(report: Report, console: Console | None = None, *, max_items: 
         show_edge=False,
         pad_edge=False,
     )
-    table.add_column("check")
-    table.add_column("status")
+    # The key and the status are what a reader greps for: they never wrap or shrink; the
+    # summary (and, in a narrow terminal, the measure) wraps instead.
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("value", justify="right")
-    table.add_column("threshold", justify="right")
+    table.add_column("threshold", justify="right", no_wrap=True)
     table.add_column("summary", overflow="fold")
     for result in report.results:
-        # Text objects, never markup strings: a summary may contain "[...]".
+        # Text objects, never markup strings: a summary or a subject may contain "[...]".
         table.add_row(
-            Text(result.check_id),
-            Text(result.status.value.upper(), style=STATUS_STYLES[result.status]),
-            Text(format_number(result.value)),
+            Text(result.key),
+            Text(_status_cell(result, allow), style=_status_style(result, allow)),
+            Text(format_measure(result)),
             Text(format_number(result.threshold)),
             Text(result.summary),
         )
@@ -165,17 +89,23 @@ def print_summary(report: Report, console: Console | None = None, *, max_items: 
         if result.status in (Status.PASS, Status.SKIP):
             continue
         lines = evidence_lines(result, max_items)
+        if result.status is Status.INCONCLUSIVE:
+            lines.insert(0, inconclusive_note(result, allow))
         if result.status is Status.ERROR and not lines:
             lines = [_where_raised(result)]
-        heading = Text(f"{result.status.value.upper()} ", style=STATUS_STYLES[result.status])
-        heading.append(result.check_id, style="bold")
+        style = _status_style(result, allow)
+        heading = Text(f"{result.status.value.upper()} ", style=style)
+        heading.append(result.key, style="bold")
         console.print(heading)
         for line in lines:
             console.print(Text(f"  {line}"), soft_wrap=True)
 
-    failed = any(result.status.fails_gate for result in report.results)
+    failed = run_failed(report)
     console.print(Text(verdict_line(report), style="bold red" if failed else "bold green"))
     console.print(Text(counts_line(report)))
+    if incomplete:
+        # And last, where the eye lands after a long table.
+        console.print(Text(incomplete, style=INCOMPLETE_STYLE))
 
 
 def _where_raised(result: CheckResult) -> str:

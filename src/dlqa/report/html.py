@@ -1,31 +1,43 @@
 """The HTML view: one self-contained file that opens offline and can be attached to a ticket.
 
-Everything is inline (CSS, SVG charts, thumbnails as data URIs); nothing points outside the
-file. All user-provided text goes through jinja2's autoescaping; only the SVG that matplotlib
-wrote (which escapes its own text) is marked safe.
+Everything is inline (CSS, SVG charts and interval bars, thumbnails as data URIs); nothing
+points outside the file. All user-provided text goes through jinja2's autoescaping; only SVG
+that we generate (matplotlib's writer and ``intervals`` both escape their own text) is marked
+safe. Which layout an evidence kind gets comes from ``dlqa.report.evidence``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import dlqa
+from dlqa._version import __version__
+from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.report.console import counts_line, evidence_heading, format_number, verdict_line
-from dlqa.report.json_report import to_json_safe, write_text_atomic
+from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
+from dlqa.report.files import write_text_atomic
+from dlqa.report.intervals import interval_bar_svg
 from dlqa.report.model import Report
-from dlqa.report.thumbnails import Thumbnail, ThumbnailCache
+from dlqa.report.text import (
+    counts_line,
+    format_interval,
+    format_number,
+    incomplete_line,
+    inconclusive_note,
+    not_blocking_reason,
+    run_failed,
+    verdict_line,
+)
+from dlqa.report.thumbnails import image_data_uri
 
 MAX_THUMBNAILS_PER_RESULT = 12
-MAX_SAMPLES_SHOWN = 12
-MAX_PAIRS_SHOWN = 6
-MAX_GROUPS_SHOWN = 4
 MAX_GROUP_MEMBERS_SHOWN = 6
-MAX_ROWS_SHOWN = 20
+MAX_TEXT_CHARS = 400
 HEADER_META_KEYS = ("source", "n_samples", "fingerprint", "snapshot_id", "run_id")
+SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
 
 _TEMPLATE_NAME = "report.html.j2"
 
@@ -44,22 +56,38 @@ def _cell_text(value: Any) -> str:
     return json.dumps(to_json_safe(value), ensure_ascii=False)
 
 
-class _ThumbnailBudget:
-    """Hands out at most ``limit`` thumbnails for one result; later tiles show text only."""
+class _Thumbnails:
+    """Data URIs of the stored thumbnails, each encoded once however often it is shown."""
 
-    def __init__(self, cache: ThumbnailCache, limit: int) -> None:
-        self._cache = cache
+    def __init__(self, thumbnails: Mapping[str, bytes]) -> None:
+        self._images = thumbnails
+        self._uris: dict[str, str | None] = {}
+
+    def uri(self, sample_id: str) -> str | None:
+        if sample_id not in self._uris:
+            data = self._images.get(sample_id)
+            self._uris[sample_id] = image_data_uri(data) if data else None
+        return self._uris[sample_id]
+
+
+class _ThumbnailBudget:
+    """At most ``limit`` images for one result (page size); later tiles show text only."""
+
+    def __init__(self, thumbnails: _Thumbnails, limit: int) -> None:
+        self._thumbnails = thumbnails
         self._left = limit
 
-    def take(self, sample_id: Any) -> Thumbnail | None:
+    def take(self, sample_id: str) -> str | None:
         if self._left <= 0:
             return None
-        self._left -= 1
-        return self._cache.get(str(sample_id))
+        uri = self._thumbnails.uri(sample_id)
+        if uri is not None:
+            self._left -= 1
+        return uri
 
 
 def _tile(sample_id: Any, budget: _ThumbnailBudget, **fields: Any) -> dict[str, Any]:
-    return {"id": str(sample_id), "thumb": budget.take(sample_id), **fields}
+    return {"id": str(sample_id), "thumb": budget.take(str(sample_id)), **fields}
 
 
 def _sample_tile(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
@@ -121,8 +149,7 @@ def _group_view(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
     return {"tiles": tiles, "size": len(ids), "more": len(ids) - len(shown)}
 
 
-def _table_view(items: list[Any]) -> dict[str, Any] | None:
-    rows = items[:MAX_ROWS_SHOWN]
+def _table_view(rows: list[Any]) -> dict[str, Any] | None:
     if not rows or not all(isinstance(row, dict) for row in rows):
         return None
     columns: list[str] = []
@@ -132,41 +159,61 @@ def _table_view(items: list[Any]) -> dict[str, Any] | None:
     return {"columns": columns, "rows": cells}
 
 
+# The tile layouts; "table", "log" and "text" are built in _evidence_view.
+_TILE_BUILDERS = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
+
+
 def _evidence_view(evidence: Evidence, budget: _ThumbnailBudget) -> dict[str, Any]:
-    kind = evidence.kind
-    limits = {"samples": MAX_SAMPLES_SHOWN, "pairs": MAX_PAIRS_SHOWN, "groups": MAX_GROUPS_SHOWN}
-    top = evidence.items[: limits.get(kind, MAX_ROWS_SHOWN)]
-    view: dict[str, Any] = {"kind": kind, "heading": evidence_heading(evidence, len(top))}
-    builders = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
-    if kind in builders:
+    spec = evidence_kind(evidence.kind)
+    top = evidence.items[: spec.html_items]
+    view: dict[str, Any] = {"kind": evidence.kind, "heading": evidence_heading(evidence, len(top))}
+    if spec.layout in _TILE_BUILDERS:
         entries = []
         for item in top:
-            built = builders[kind](item, budget)
-            # An item of an unexpected shape is still shown, as JSON, never dropped.
+            built = _TILE_BUILDERS[spec.layout](item, budget)
+            # An item of an unexpected shape is still shown, as text, never dropped.
             entries.append(built if built is not None else {"raw": _json_text(item)})
-        view.update(layout=kind, entries=entries)
+        view.update(layout=spec.layout, entries=entries)
         return view
-    # "table", and rows of any other kind (parameters, inputs) that are dicts: one table.
-    if all(isinstance(item, dict) for item in top):
+    if spec.layout == "table":
         table = _table_view(top)
         if table is not None:
             view.update(layout="table", table=table)
             return view
-    view.update(layout="raw", entries=[_json_text(item) for item in top])
+    if spec.layout == "log":
+        view.update(layout="log", text="\n".join(str(item) for item in top))
+        return view
+    # The text fallback: the same describer the terminal and JUnit use.
+    view.update(layout="text", entries=[shorten(spec.describe(i), MAX_TEXT_CHARS) for i in top])
     return view
 
 
-def _result_view(index: int, result: CheckResult, cache: ThumbnailCache) -> dict[str, Any]:
-    budget = _ThumbnailBudget(cache, MAX_THUMBNAILS_PER_RESULT)
+def _measure_fields(result: CheckResult) -> dict[str, Any]:
+    """Value, interval, n and threshold as the row and the finding show them."""
+    return {
+        "value": format_number(result.value),
+        "interval": format_interval(result.interval),
+        "n": "" if result.n is None else str(result.n),
+        "threshold": format_number(result.threshold),
+        "interval_svg": interval_bar_svg(result),
+    }
+
+
+def _result_view(
+    index: int, result: CheckResult, thumbnails: _Thumbnails, allow_inconclusive: bool
+) -> dict[str, Any]:
+    budget = _ThumbnailBudget(thumbnails, MAX_THUMBNAILS_PER_RESULT)
     details = dict(result.details)
     traceback_text = details.pop("traceback", None)
+    inconclusive = result.status is Status.INCONCLUSIVE
     return {
         "anchor": f"result-{index}",
-        "check_id": result.check_id,
+        "key": result.key,
         "status": result.status.value,
+        "not_blocking": not_blocking_reason(result, allow_inconclusive),
+        "note": inconclusive_note(result, allow_inconclusive) if inconclusive else "",
         "summary": result.summary,
-        "value": format_number(result.value),
-        "threshold": format_number(result.threshold),
+        **_measure_fields(result),
         "evidence": [_evidence_view(evidence, budget) for evidence in result.evidence],
         "traceback": str(traceback_text) if traceback_text else "",
         "details": _json_text(details) if details else "",
@@ -175,23 +222,24 @@ def _result_view(index: int, result: CheckResult, cache: ThumbnailCache) -> dict
 
 def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
     """Everything the template renders, as plain data (handy to test without parsing HTML)."""
-    cache = ThumbnailCache(report.sample_paths)
+    thumbnails = _Thumbnails(report.thumbnails)
+    allow = report.allow_inconclusive
     rows = []
     sections = []
     for index, result in enumerate(report.results):
-        has_section = result.status in (Status.WARN, Status.FAIL, Status.ERROR)
+        has_section = result.status in SECTION_STATUSES
         rows.append(
             {
                 "anchor": f"result-{index}" if has_section else "",
-                "check_id": result.check_id,
+                "key": result.key,
                 "status": result.status.value,
-                "value": format_number(result.value),
-                "threshold": format_number(result.threshold),
+                "not_blocking": not_blocking_reason(result, allow),
+                **_measure_fields(result),
                 "summary": result.summary,
             }
         )
         if has_section:
-            sections.append(_result_view(index, result, cache))
+            sections.append(_result_view(index, result, thumbnails, allow))
 
     balance_svg = None
     histograms: dict[str, str] = {}
@@ -199,17 +247,20 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
         from dlqa.report.plots import class_balance_svg, property_histograms_svg
 
         balance_svg = class_balance_svg(report.class_counts)
-        histograms = property_histograms_svg(report.properties)
+        histograms = property_histograms_svg(report.histograms)
 
     header_meta = [(key, report.meta[key]) for key in HEADER_META_KEYS if key in report.meta]
     other_meta = {key: value for key, value in report.meta.items() if key not in HEADER_META_KEYS}
     return {
         "title": report.title,
-        "dlqa_version": dlqa.__version__,
+        "dlqa_version": __version__,
         "kind": report.kind,
         "created_at": report.created_at,
+        "run_status": report.status,
+        "incomplete": incomplete_line(report),
+        "allow_inconclusive": allow,
         "exit_code": report.exit_code,
-        "failed": any(result.status.fails_gate for result in report.results),
+        "failed": run_failed(report),
         "verdict": verdict_line(report),
         "counts_line": counts_line(report),
         "counts": report.counts(),
@@ -236,10 +287,13 @@ def render_html(report: Report, *, charts: bool = True) -> str:
         undefined=jinja2.StrictUndefined,
     )
     context = build_context(report, charts=charts)
-    # Our own matplotlib output: its text nodes are escaped by matplotlib's SVG writer.
+    # Our own SVG: matplotlib's writer and intervals.interval_bar_svg escape their text nodes.
     if context["balance_svg"] is not None:
         context["balance_svg"] = Markup(context["balance_svg"])
     context["histograms"] = {name: Markup(svg) for name, svg in context["histograms"].items()}
+    for view in (*context["rows"], *context["sections"]):
+        if view["interval_svg"] is not None:
+            view["interval_svg"] = Markup(view["interval_svg"])
     return environment.get_template(_TEMPLATE_NAME).render(**context)
 
 

@@ -1,5 +1,7 @@
 """Inline SVG charts for the HTML report: class balance per split, property histograms.
 
+The interval bars of measured values are hand-written SVG in ``dlqa.report.intervals``.
+
 matplotlib is imported inside the functions so that commands which write no HTML never pay
 for it. We draw on ``matplotlib.figure.Figure`` directly instead of pyplot: no global backend
 is selected or changed (a notebook's backend stays as it was), and figures are freed with the
@@ -9,8 +11,10 @@ object instead of living in pyplot's registry.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Beyond this many classes a bar chart is unreadable; show the largest and smallest halves.
 MAX_CLASSES_SHOWN = 40
@@ -115,39 +119,72 @@ def class_balance_svg(
         return _figure_to_svg(figure, id_prefix)
 
 
-def histogram_svg(name: str, values: Sequence[float], id_prefix: str = "hist-") -> str | None:
-    """A small histogram of the finite ``values`` of one property; None when there are none."""
+def histogram_bins(values: Sequence[float]) -> dict[str, Any] | None:
+    """The histogram of the finite ``values`` as the store keeps it (edges, counts, median,
+    n); None when there are none."""
     import numpy as np
 
     array = np.asarray(values, dtype=np.float64).ravel()
     array = array[np.isfinite(array)]
     if array.size == 0:
         return None
+    low, high = float(array.min()), float(array.max())
+    counts, edges = np.histogram(array, bins=HISTOGRAM_BINS if high > low else 1)
+    return {
+        "edges": [float(e) for e in edges],
+        "counts": [int(c) for c in counts],
+        "median": float(np.median(array)),
+        "n": int(array.size),
+    }
+
+
+def _valid_bins(bins: Any) -> bool:
+    """Whether ``bins`` is a histogram as ``histogram_bins`` writes it, with samples in it
+    (a stored or hand-edited document may hold anything)."""
+    if not isinstance(bins, Mapping):
+        return False
+    edges, counts = bins.get("edges"), bins.get("counts")
+    return (
+        isinstance(edges, Sequence)
+        and isinstance(counts, Sequence)
+        and len(counts) >= 1
+        and len(edges) == len(counts) + 1
+        and all(isinstance(x, (int, float)) and math.isfinite(x) for x in edges)
+        and sum(int(c) for c in counts) > 0
+    )
+
+
+def histogram_svg(name: str, bins: Mapping[str, Any], id_prefix: str = "hist-") -> str | None:
+    """A small histogram of one property from its stored bins (edges, counts, median, n);
+    None when the bins hold no samples."""
+    if not _valid_bins(bins):
+        return None
 
     import matplotlib
     from matplotlib.figure import Figure
 
+    counts = [int(c) for c in bins["counts"]]
+    edges = [float(e) for e in bins["edges"]]
+    n = bins.get("n") or sum(counts)
+    median = bins.get("median")
     with matplotlib.rc_context(_SVG_RC):
         figure = Figure(figsize=(3.4, 2.2))
         axes = figure.add_subplot()
-        low, high = float(array.min()), float(array.max())
-        bins = HISTOGRAM_BINS if high > low else 1
-        counts, edges = np.histogram(array, bins=bins)
         axes.stairs(counts, edges, fill=True, alpha=0.8)
-        median = float(np.median(array))
-        axes.axvline(median, color="black", linewidth=0.8, linestyle="--")
-        axes.set_title(
-            f"{_escape_mathtext(name)}  (median {median:.4g}, n={array.size})", loc="left"
-        )
+        title = f"{_escape_mathtext(name)}  (n={n})"
+        if isinstance(median, (int, float)) and math.isfinite(median):
+            axes.axvline(median, color="black", linewidth=0.8, linestyle="--")
+            title = f"{_escape_mathtext(name)}  (median {median:.4g}, n={n})"
+        axes.set_title(title, loc="left")
         axes.set_ylabel("samples")
         return _figure_to_svg(figure, id_prefix)
 
 
-def property_histograms_svg(properties: Mapping[str, Sequence[float]]) -> dict[str, str]:
-    """Property name -> histogram SVG, for every property that has finite values."""
+def property_histograms_svg(histograms: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Property name -> histogram SVG, for every property whose stored bins hold samples."""
     charts = {}
-    for index, (name, values) in enumerate(properties.items()):
-        svg = histogram_svg(name, values, id_prefix=f"hist{index}-")
+    for index, (name, bins) in enumerate(histograms.items()):
+        svg = histogram_svg(name, bins, id_prefix=f"hist{index}-")
         if svg is not None:
             charts[name] = svg
     return charts

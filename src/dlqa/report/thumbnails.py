@@ -1,39 +1,34 @@
-"""Small JPEG thumbnails of evidence samples, embedded in the HTML report as data URIs.
+"""Small JPEG thumbnails of evidence samples.
 
-A report is most often written *because* some files are broken, so a file that cannot be
-decoded yields an "unreadable" thumbnail with the reason instead of an exception. Each sample
-is decoded at most once per report, whichever results name it.
+The data stage calls :func:`make_thumbnail` while it can still read the files and stores the
+bytes as artifacts; views read them back (``Report.thumbnails``) and the HTML embeds them with
+:func:`image_data_uri`, so a past run re-renders after its source data is gone.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass
+import os
 
 THUMBNAIL_SIZE = 128
 JPEG_QUALITY = 70
 
-
-@dataclass(frozen=True)
-class Thumbnail:
-    sample_id: str
-    # "ok": data_uri holds the image; "unreadable": the file did not decode (see reason);
-    # "no_file": the report knows no path for this sample (in-memory arrays, say).
-    state: str
-    data_uri: str | None = None
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "ok"
+# Leading bytes of the image formats a browser shows from a data URI. Anything else is not
+# embedded: a stored blob of unknown type is not something to hand to a browser.
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
-def make_thumbnail_data_uri(path: str, size: int = THUMBNAIL_SIZE) -> str:
-    """A ``data:image/jpeg;base64,...`` URI of the image at ``path``, at most ``size`` px.
+def make_thumbnail(path: str | os.PathLike[str], size: int = THUMBNAIL_SIZE) -> bytes:
+    """JPEG bytes of the image at ``path``, at most ``size`` px on its longer side.
 
-    Raises whatever Pillow raises for a file it cannot decode.
+    Raises whatever Pillow raises for a file it cannot decode; the caller decides what an
+    unreadable file means (the data stage already reports it as a finding).
     """
     from PIL import Image, ImageOps
 
@@ -45,7 +40,16 @@ def make_thumbnail_data_uri(path: str, size: int = THUMBNAIL_SIZE) -> str:
         rgb = _to_rgb(image)
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def image_data_uri(data: bytes) -> str | None:
+    """A ``data:image/...;base64,`` URI of stored image bytes; None when they are not an
+    image format that browsers show (JPEG, PNG, GIF)."""
+    for signature, mime in _IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+    return None
 
 
 def _to_rgb(image):  # PIL.Image.Image -> PIL.Image.Image, typed loosely to import PIL lazily
@@ -66,33 +70,3 @@ def _to_rgb(image):  # PIL.Image.Image -> PIL.Image.Image, typed loosely to impo
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         return background
     return image.convert("RGB")
-
-
-class ThumbnailCache:
-    """Thumbnails by sample id, each file decoded once however often it is asked for."""
-
-    def __init__(self, sample_paths: Mapping[str, str], size: int = THUMBNAIL_SIZE) -> None:
-        self._sample_paths = sample_paths
-        self._size = size
-        self._cache: dict[str, Thumbnail] = {}
-
-    def get(self, sample_id: str) -> Thumbnail:
-        sample_id = str(sample_id)
-        if sample_id not in self._cache:
-            self._cache[sample_id] = self._make(sample_id)
-        return self._cache[sample_id]
-
-    def _make(self, sample_id: str) -> Thumbnail:
-        path = self._sample_paths.get(sample_id)
-        if not path:
-            return Thumbnail(sample_id, "no_file")
-        try:
-            uri = make_thumbnail_data_uri(path, self._size)
-        except Exception as exc:  # any decoder failure must become a tile, not a crash
-            return Thumbnail(sample_id, "unreadable", reason=f"{type(exc).__name__}: {exc}")
-        return Thumbnail(sample_id, "ok", data_uri=uri)
-
-    @property
-    def decoded(self) -> int:
-        """How many files were opened so far (for tests and diagnostics)."""
-        return sum(1 for thumb in self._cache.values() if thumb.state != "no_file")

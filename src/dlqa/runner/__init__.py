@@ -1,19 +1,21 @@
-"""Runs stages end to end: probe or train, check, store, and build the report views render.
+"""Runs stages end to end through one run lifecycle: store, provenance, checks, reports.
 
 This package sits above the stages and the store (like the CLI), so that the Python API and
 the CLI share one implementation.
 """
 
-from dlqa.runner.check import CheckRun, open_configured_source, run_configured_checks
-from dlqa.runner.common import WRITERS, write_reports
-from dlqa.runner.data import DataRun, diff_snapshots, run_data_qa
+from dlqa.runner.check import run_configured_checks
+from dlqa.runner.data import diff_snapshots, run_data_qa
+from dlqa.runner.reports import WRITERS, load_report, write_reports
+from dlqa.runner.session import RunSession, command_line, configured_stages
 
 __all__ = [
     "WRITERS",
-    "CheckRun",
-    "DataRun",
+    "RunSession",
+    "command_line",
+    "configured_stages",
     "diff_snapshots",
-    "open_configured_source",
+    "load_report",
     "run_configured_checks",
     "run_data_qa",
     "write_reports",

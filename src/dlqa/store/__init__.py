@@ -10,6 +10,7 @@ from dlqa.store.connect import DATABASE_URL_ENV, default_database_url, redact_ur
 from dlqa.store.store import (
     RUN_FAILED,
     RUN_FINISHED,
+    RUN_INTERRUPTED,
     RUN_RUNNING,
     RunRecord,
     SnapshotRecord,
@@ -21,6 +22,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "RUN_FAILED",
     "RUN_FINISHED",
+    "RUN_INTERRUPTED",
     "RUN_RUNNING",
     "ArtifactStore",
     "RunRecord",

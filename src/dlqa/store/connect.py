@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from dlqa.core.errors import UsageError
-from dlqa.store.migrate import current_revision, known_revision, upgrade_to_head
+from dlqa.store.migrate import current_revision, head_revision, known_revision, upgrade_to_head
 
 DATABASE_URL_ENV = "DLQA_DATABASE_URL"
 FIX_HINT = (
@@ -118,8 +118,8 @@ def _migrate(engine: Engine, shown: str) -> None:
         connection.rollback()
         if found is not None and not known_revision(found):
             raise UsageError(
-                f"the dlqa database {shown} is at schema revision {found!r}, "
-                "which this version of dlqa does not know",
+                f"the dlqa database {shown} is at schema revision {found!r}, newer than this "
+                f"dlqa knows (its newest is {head_revision()!r})",
                 hint="upgrade dlqa, or point --db / DLQA_DATABASE_URL at another database",
             )
         is_sqlite = engine.dialect.name == "sqlite"

@@ -84,6 +84,11 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # git, versions, host and command of the run (null for runs of dlqa 0.1.0).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What views need besides the results: title, meta, class counts, histogram bins,
+    # thumbnail artifacts. Written by the run session; `dlqa report` re-renders from it.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ResultRow(Base):
@@ -94,10 +99,15 @@ class ResultRow(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), nullable=False, index=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     check_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     summary: Mapped[str] = mapped_column(Text, nullable=False)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    interval_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    interval_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    interval_level: Mapped[float | None] = mapped_column(Float, nullable=True)
     evidence: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
 

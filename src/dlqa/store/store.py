@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dlqa.core.errors import UsageError
+from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import CheckResult
 from dlqa.store.artifacts import ArtifactStore, is_digest
 from dlqa.store.connect import default_database_url, open_engine, redact_url
@@ -22,7 +23,8 @@ from dlqa.store.models import ArtifactRow, ResultRow, RunRow, SnapshotRow, utc_n
 RUN_RUNNING = "running"
 RUN_FINISHED = "finished"
 RUN_FAILED = "failed"
-_END_STATUSES = (RUN_FINISHED, RUN_FAILED)
+RUN_INTERRUPTED = "interrupted"
+_END_STATUSES = (RUN_FINISHED, RUN_FAILED, RUN_INTERRUPTED)
 
 SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
@@ -38,6 +40,12 @@ class RunRecord:
     finished_at: datetime | None
     status: str
     exit_code: int | None
+    provenance: dict[str, Any]
+    report: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.status == RUN_FINISHED
 
 
 @dataclass(frozen=True)
@@ -65,13 +73,21 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------
 
-    def start_run(self, kind: str, command: str, config: dict[str, Any]) -> int:
+    def start_run(
+        self,
+        kind: str,
+        command: str,
+        config: dict[str, Any],
+        provenance: dict[str, Any] | None = None,
+    ) -> int:
         row = RunRow(
             kind=kind,
             command=command,
-            config=dict(config),
+            config=to_json_safe(dict(config)),
             created_at=utc_now(),
             status=RUN_RUNNING,
+            provenance=to_json_safe(dict(provenance or {})),
+            report={},
         )
         with self._sessions() as session:
             session.add(row)
@@ -91,20 +107,34 @@ class Store:
             )
             start = -1 if last is None else last
             for offset, result in enumerate(results, start=1):
-                data = result.to_dict()
+                data = result.to_dict()  # JSON-safe: no NaN, no numpy types
+                interval = data["interval"] or {}
                 session.add(
                     ResultRow(
                         run_id=run_id,
                         position=start + offset,
                         check_id=data["check_id"],
+                        subject=data["subject"],
                         status=data["status"],
                         summary=data["summary"],
                         value=data["value"],
                         threshold=data["threshold"],
+                        n=data["n"],
+                        interval_low=interval.get("low"),
+                        interval_high=interval.get("high"),
+                        interval_level=interval.get("level"),
                         evidence=data["evidence"],
                         details=data["details"],
                     )
                 )
+            session.commit()
+
+    def set_report_parts(self, run_id: int, parts: dict[str, Any]) -> None:
+        """Store (merging) what views need besides the results: title, meta, class counts,
+        histogram bins, thumbnail artifact digests."""
+        with self._sessions() as session:
+            row = self._require_run(session, run_id)
+            row.report = {**(row.report or {}), **to_json_safe(parts)}
             session.commit()
 
     def finish_run(self, run_id: int, status: str, exit_code: int) -> None:
@@ -141,10 +171,17 @@ class Store:
                 CheckResult.from_dict(
                     {
                         "check_id": row.check_id,
+                        "subject": row.subject,
                         "status": row.status,
                         "summary": row.summary,
                         "value": row.value,
                         "threshold": row.threshold,
+                        "n": row.n,
+                        "interval": {
+                            "low": row.interval_low,
+                            "high": row.interval_high,
+                            "level": row.interval_level or 0.95,
+                        },
                         "evidence": row.evidence,
                         "details": row.details,
                     }
@@ -297,6 +334,8 @@ def _run_record(row: RunRow) -> RunRecord:
         finished_at=row.finished_at,
         status=row.status,
         exit_code=row.exit_code,
+        provenance=dict(row.provenance or {}),
+        report=dict(row.report or {}),
     )
 
 

@@ -3,14 +3,20 @@
 This module must import without torch (``dlqa checks`` lists every check, and gates in
 dlqa.toml are validated, on machines without the torch extra). Each registered function
 imports its torch implementation from ``dlqa.train.sanity`` only when it runs.
+
+It is the entry point of the ``train`` checks: importing it registers every ``train.*`` check,
+also those that live beside their implementation (the fast loop, gradcheck, metric
+verification), whose modules import torch only when a check runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from dlqa.core.params import Param
 from dlqa.core.registry import register_check
-from dlqa.core.results import CheckResult
+from dlqa.core.results import CheckResult, Status
 
 # The order the battery runs its checks in: cheap structural checks first, so that a broken
 # forward pass is reported before the checks that train.
@@ -30,6 +36,24 @@ CHECK_ORDER = (
 )
 
 
+def _on_battery(
+    check_id: str,
+    implementation: Callable[[Any, dict[str, Any]], CheckResult],
+    context: Any,
+    params: dict[str, Any],
+) -> CheckResult:
+    """Run a battery check on the battery's ``SanityContext``: ``context`` itself, or the one
+    the train stage's context holds as ``context.sanity`` (None: no model configured)."""
+    battery = getattr(context, "sanity", context)
+    if battery is None:
+        return CheckResult(
+            check_id,
+            Status.SKIP,
+            "no model configured (set [train] model, loss, optimizer and batch in dlqa.toml)",
+        )
+    return implementation(battery, params)
+
+
 @register_check(
     "train.output_shape",
     title="Output shape",
@@ -41,7 +65,7 @@ CHECK_ORDER = (
 def check_output_shape(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import forward
 
-    return forward.check_output_shape(context, params)
+    return _on_battery("train.output_shape", forward.check_output_shape, context, params)
 
 
 @register_check(
@@ -52,7 +76,7 @@ def check_output_shape(context: Any, params: dict[str, Any]) -> CheckResult:
 def check_finite_outputs(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import forward
 
-    return forward.check_finite_outputs(context, params)
+    return _on_battery("train.finite_outputs", forward.check_finite_outputs, context, params)
 
 
 @register_check(
@@ -65,20 +89,27 @@ def check_finite_outputs(context: Any, params: dict[str, Any]) -> CheckResult:
         "small batches; outputs that already look like probabilities fail (a softmax before "
         "CrossEntropyLoss). Skipped for losses it cannot recognise (set `loss_kind`)."
     ),
-    defaults={"init_allowance": 0.1, "per_sample_std": 0.5, "sigmas": 3.0},
-    param_docs={
-        "init_allowance": (
-            "fraction of the uniform-prediction loss allowed above it for the spread of "
-            "freshly initialised logits"
+    defaults={
+        "init_allowance": Param(
+            0.1,
+            doc=(
+                "fraction of the uniform-prediction loss allowed above it for the spread of "
+                "freshly initialised logits"
+            ),
+            ge=0,
         ),
-        "per_sample_std": "assumed spread (nats) of per-sample losses at initialisation",
-        "sigmas": "standard errors of the batch mean loss allowed (the batch-size term)",
+        "per_sample_std": Param(
+            0.5, doc="assumed spread (nats) of per-sample losses at initialisation", ge=0
+        ),
+        "sigmas": Param(
+            3.0, doc="standard errors of the batch mean loss allowed (the batch-size term)", ge=0
+        ),
     },
 )
 def check_initial_loss(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import forward
 
-    return forward.check_initial_loss(context, params)
+    return _on_battery("train.initial_loss", forward.check_initial_loss, context, params)
 
 
 @register_check(
@@ -88,13 +119,12 @@ def check_initial_loss(context: Any, params: dict[str, Any]) -> CheckResult:
         "Every trainable parameter gets a finite gradient whose norm exceeds `min_norm` "
         "after one backward pass; the parameters that do not are named."
     ),
-    defaults={"min_norm": 0.0},
-    param_docs={"min_norm": "gradient norms at or below this count as zero"},
+    defaults={"min_norm": Param(0.0, doc="gradient norms at or below this count as zero", ge=0)},
 )
 def check_gradients(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import gradients
 
-    return gradients.check_gradients(context, params)
+    return _on_battery("train.gradients", gradients.check_gradient_flow, context, params)
 
 
 @register_check(
@@ -108,7 +138,7 @@ def check_gradients(context: Any, params: dict[str, Any]) -> CheckResult:
 def check_updates(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import gradients
 
-    return gradients.check_updates(context, params)
+    return _on_battery("train.updates", gradients.check_updates, context, params)
 
 
 @register_check(
@@ -118,13 +148,12 @@ def check_updates(context: Any, params: dict[str, Any]) -> CheckResult:
         "Parameters with requires_grad=False and buffers declared constant (`frozen_buffers`) "
         "are unchanged after `steps` training steps."
     ),
-    defaults={"steps": 2},
-    param_docs={"steps": "training steps to take before comparing"},
+    defaults={"steps": Param(2, doc="training steps to take before comparing", ge=1)},
 )
 def check_frozen(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import gradients
 
-    return gradients.check_frozen(context, params)
+    return _on_battery("train.frozen", gradients.check_frozen, context, params)
 
 
 @register_check(
@@ -134,16 +163,17 @@ def check_frozen(context: Any, params: dict[str, Any]) -> CheckResult:
         "Training on the batch for `steps` steps lowers the loss by at least "
         "`min_relative_drop` of its first value, with every loss finite."
     ),
-    defaults={"steps": 10, "min_relative_drop": 0.01},
-    param_docs={
-        "steps": "training steps on the batch",
-        "min_relative_drop": "smallest drop of the loss, as a fraction of the first loss",
+    defaults={
+        "steps": Param(10, doc="training steps on the batch", ge=2),
+        "min_relative_drop": Param(
+            0.01, doc="smallest drop of the loss, as a fraction of the first loss", ge=0, le=1
+        ),
     },
 )
 def check_loss_decreases(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import optimisation
 
-    return optimisation.check_loss_decreases(context, params)
+    return _on_battery("train.loss_decreases", optimisation.check_loss_decreases, context, params)
 
 
 @register_check(
@@ -154,17 +184,20 @@ def check_loss_decreases(context: Any, params: dict[str, Any]) -> CheckResult:
         "value within `max_steps` steps (train-mode loss, or eval-mode loss every "
         "`eval_every` steps); the steps it took and the accuracy reached are reported."
     ),
-    defaults={"max_steps": 200, "target_fraction": 0.05, "eval_every": 10},
-    param_docs={
-        "max_steps": "step budget",
-        "target_fraction": "target loss as a fraction of the first loss",
-        "eval_every": "steps between eval-mode loss measurements (dropout off)",
+    defaults={
+        "max_steps": Param(200, doc="step budget", ge=1),
+        "target_fraction": Param(
+            0.05, doc="target loss as a fraction of the first loss", gt=0, lt=1
+        ),
+        "eval_every": Param(
+            10, doc="steps between eval-mode loss measurements (dropout off)", ge=1
+        ),
     },
 )
 def check_overfit_batch(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import optimisation
 
-    return optimisation.check_overfit_batch(context, params)
+    return _on_battery("train.overfit_batch", optimisation.check_overfit_batch, context, params)
 
 
 @register_check(
@@ -176,16 +209,19 @@ def check_overfit_batch(context: Any, params: dict[str, Any]) -> CheckResult:
         "respect to the other inputs is zero (float inputs) or changing another input leaves "
         "it unchanged (integer inputs such as token ids)."
     ),
-    defaults={"max_probes": 8, "tolerance": 1e-6},
-    param_docs={
-        "max_probes": "samples whose dependence on the others is measured",
-        "tolerance": "largest dependence allowed, relative to the sample's own",
+    defaults={
+        "max_probes": Param(8, doc="samples whose dependence on the others is measured", ge=1),
+        "tolerance": Param(
+            1e-6, doc="largest dependence allowed, relative to the sample's own", ge=0
+        ),
     },
 )
 def check_batch_independence(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import independence
 
-    return independence.check_batch_independence(context, params)
+    return _on_battery(
+        "train.batch_independence", independence.check_batch_independence, context, params
+    )
 
 
 @register_check(
@@ -195,16 +231,22 @@ def check_batch_independence(context: Any, params: dict[str, Any]) -> CheckResul
         "Training `steps` steps on the real inputs ends with a loss at least "
         "`min_relative_gap` below training the same model on zeroed inputs."
     ),
-    defaults={"steps": 30, "min_relative_gap": 0.05},
-    param_docs={
-        "steps": "training steps of each of the two runs",
-        "min_relative_gap": "smallest gap between the final losses, relative to the zeroed run",
+    defaults={
+        "steps": Param(30, doc="training steps of each of the two runs", ge=1),
+        "min_relative_gap": Param(
+            0.05,
+            doc="smallest gap between the final losses, relative to the zeroed run",
+            ge=0,
+            le=1,
+        ),
     },
 )
 def check_input_dependence(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import optimisation
 
-    return optimisation.check_input_dependence(context, params)
+    return _on_battery(
+        "train.input_dependence", optimisation.check_input_dependence, context, params
+    )
 
 
 @register_check(
@@ -214,17 +256,20 @@ def check_input_dependence(context: Any, params: dict[str, Any]) -> CheckResult:
         "Two training runs of `steps` steps from the same seed give the same losses, within "
         "`tolerance` (relative) on CPU and `cuda_tolerance` on CUDA."
     ),
-    defaults={"steps": 5, "tolerance": 1e-6, "cuda_tolerance": 1e-3},
-    param_docs={
-        "steps": "training steps of each run",
-        "tolerance": "largest relative difference of a loss on CPU",
-        "cuda_tolerance": "largest relative difference on CUDA (kernels may be non-deterministic)",
+    defaults={
+        "steps": Param(5, doc="training steps of each run", ge=1),
+        "tolerance": Param(1e-6, doc="largest relative difference of a loss on CPU", ge=0),
+        "cuda_tolerance": Param(
+            1e-3,
+            doc="largest relative difference on CUDA (kernels may be non-deterministic)",
+            ge=0,
+        ),
     },
 )
 def check_determinism(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import determinism
 
-    return determinism.check_determinism(context, params)
+    return _on_battery("train.determinism", determinism.check_determinism, context, params)
 
 
 @register_check(
@@ -234,10 +279,18 @@ def check_determinism(context: Any, params: dict[str, Any]) -> CheckResult:
         "Eval mode is deterministic (two passes agree within `tolerance`), and a model with "
         "dropout or BatchNorm gives different outputs in train and eval mode."
     ),
-    defaults={"tolerance": 1e-6},
-    param_docs={"tolerance": "largest relative difference between two eval-mode passes"},
+    defaults={
+        "tolerance": Param(
+            1e-6, doc="largest relative difference between two eval-mode passes", ge=0
+        )
+    },
 )
 def check_modes(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import determinism
 
-    return determinism.check_modes(context, params)
+    return _on_battery("train.modes", determinism.check_modes, context, params)
+
+
+# The train checks that live beside their implementation register when their module is
+# imported (last, so that they may import this module's names); none of them imports torch.
+from dlqa.train import fast_loop, gradcheck, metrics  # noqa: E402, F401

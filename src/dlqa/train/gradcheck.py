@@ -17,11 +17,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dlqa.core.errors import UsageError
-from dlqa.core.registry import register_check, verdict
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.train import require_torch
 
@@ -263,34 +265,26 @@ def _compare(
     return GradcheckReport(failed == 0, worst, checked, failed, tuple(failing))
 
 
+# Its own stage: it reads a layer and its inputs from the Python API, not the train stage's
+# context (the battery's model and batch), so `dlqa train check` does not run it.
 @register_check(
     CHECK_ID,
+    stage="gradcheck",
     title="Gradient check",
     description=(
         "Analytic gradients of a custom layer or autograd.Function match float64 central "
         "finite differences, for every input and trainable parameter."
     ),
-    defaults={"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3},
-    param_docs={
-        "eps": "finite-difference step",
-        "atol": "absolute tolerance on each gradient element",
-        "rtol": "tolerance relative to the finite-difference value",
+    defaults={
+        "eps": Param(1e-6, doc="finite-difference step", gt=0),
+        "atol": Param(1e-5, doc="absolute tolerance on each gradient element", ge=0),
+        "rtol": Param(1e-3, doc="tolerance relative to the finite-difference value", ge=0),
     },
 )
-def check_gradients(target: tuple[Any, Sequence[Any]], params: dict[str, Any]) -> CheckResult:
+def check_gradcheck(target: tuple[Any, Sequence[Any]], params: dict[str, Any]) -> CheckResult:
     """``target`` is ``(module_or_fn, inputs)``, inputs as accepted by ``gradcheck``."""
     module_or_fn, inputs = target
     report = gradcheck(
         module_or_fn, *inputs, eps=params["eps"], atol=params["atol"], rtol=params["rtol"]
     )
-    result = report.to_result()
-    status = verdict(not report.passed, params)
-    return CheckResult(
-        result.check_id,
-        status,
-        result.summary,
-        result.value,
-        result.threshold,
-        result.evidence,
-        result.details,
-    )
+    return replace(report.to_result(), status=verdict(not report.passed, params))

@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from dlqa.core.errors import UsageError
-from dlqa.core.registry import register_check, verdict
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.train.metrics_cases import edge_cases, input_strategy
 from dlqa.train.metrics_reference import (
@@ -322,17 +324,27 @@ def _search(
 MetricsToVerify = Mapping[str, Callable[..., Any] | tuple[Callable[..., Any], dict[str, Any]]]
 
 
+# Its own stage: it reads the project's metric functions from the Python API, not the train
+# stage's context (the battery's model and batch), so `dlqa train check` does not run it.
 @register_check(
     CHECK_ID,
+    stage="metrics",
     title="Metric verification",
     description=(
         "The project's metric functions agree with scikit-learn's on edge cases (one class "
         "present, a class never predicted, ties, empty input, all wrong) and on random inputs."
     ),
-    defaults={"atol": 1e-6, "max_examples": 200},
-    param_docs={
-        "atol": "largest absolute difference from the reference that counts as agreement",
-        "max_examples": "random inputs tried per metric after the edge cases",
+    defaults={
+        "atol": Param(
+            1e-6,
+            doc="largest absolute difference from the reference that counts as agreement",
+            ge=0,
+        ),
+        "max_examples": Param(
+            200,
+            doc="random inputs tried per metric after the edge cases (0: edge cases only)",
+            ge=0,
+        ),
     },
 )
 def check_metric_verification(metrics: MetricsToVerify, params: dict[str, Any]) -> CheckResult:

@@ -123,10 +123,8 @@ class TrainingMonitor:
         self._scan: ActivationScan | None = None
         self._captured_inputs: tuple[tuple, dict] | None = None
         self._snapshot: tuple[int, dict[str, torch.Tensor]] | None = None
-        self._recent_losses: deque[float] = deque(maxlen=window)
-        self._recent_norms: deque[float] = deque(maxlen=window)
-        self._loss_was_finite = True
-        self._grads_were_finite = True
+        self._loss_watch = _SeriesWatch(window, self.spike_factor)
+        self._grad_norm_watch = _SeriesWatch(window, self.grad_norm_factor)
         self._flagged_dead: set[str] = set()
         self._flagged_ratio: set[str] = set()
         self._confusion = ConfusionCounter(num_classes)
@@ -230,7 +228,7 @@ class TrainingMonitor:
             if check_id in checks.CHECK_IDS:
                 overrides[check_id] = {**overrides.get(check_id, {}), **values}
         specs = [get_spec(check_id) for check_id in checks.CHECK_IDS]
-        return Suite(specs, overrides).run(self).results
+        return Suite(specs, overrides, order=checks.CHECK_IDS).run(self).results
 
     def to_dict(self) -> dict[str, Any]:
         """What to store with the run: settings, findings, confusion matrices and series."""
@@ -266,7 +264,7 @@ class TrainingMonitor:
         self.activation_scans += 1
         culprit = scan.nonfinite_culprit()
         # Once the loss is non-finite the weights usually are too: no new finding every scan.
-        if culprit is not None and self._loss_was_finite:
+        if culprit is not None and self._loss_watch.was_finite:
             self._add(step, "nonfinite_activation", None, **culprit, source="sampled scan")
         for module, fraction in scan.dead_fractions.items():
             self.dead_relu_fractions.setdefault(module, []).append((step, fraction))
@@ -279,18 +277,11 @@ class TrainingMonitor:
         self, step: int, value: float, scan: ActivationScan | None, outputs: Any
     ) -> None:
         self.losses.append(value)
-        if math.isfinite(value):
-            spike, median = checks.exceeds_running_median(
-                self._recent_losses, value, self.spike_factor
-            )
-            if spike:
-                self._add(step, "loss_spike", value, running_median=median)
-            self._recent_losses.append(value)
-            self._loss_was_finite = True
+        median, turned_nonfinite = self._loss_watch.observe(value)
+        if median is not None:
+            self._add(step, "loss_spike", value, running_median=median)
+        if not turned_nonfinite:
             return
-        if not self._loss_was_finite:
-            return  # one finding per run of non-finite losses, not one per step
-        self._loss_was_finite = False
         self._add(step, "nonfinite_loss", value)
         if scan is not None and scan.saw_forward:
             # This step was sampled: the scan has named the module, unless all were finite.
@@ -321,18 +312,11 @@ class TrainingMonitor:
         grads = [p.grad for p in self._parameters.values() if p.grad is not None]
         norm = total_norm(grads)
         self.grad_norms.append(norm)
-        if math.isfinite(norm):
-            explosion, median = checks.exceeds_running_median(
-                self._recent_norms, norm, self.grad_norm_factor
-            )
-            if explosion:
-                self._add(step, "grad_explosion", norm, running_median=median)
-            self._recent_norms.append(norm)
-            self._grads_were_finite = True
+        median, turned_nonfinite = self._grad_norm_watch.observe(norm)
+        if median is not None:
+            self._add(step, "grad_explosion", norm, running_median=median)
+        if not turned_nonfinite:
             return
-        if not self._grads_were_finite:
-            return
-        self._grads_were_finite = False
         bad = [
             name
             for name, p in self._parameters.items()
@@ -382,6 +366,28 @@ class TrainingMonitor:
         matrix = self._confusion.close()
         if matrix is not None:
             self.confusion.append(matrix)
+
+
+class _SeriesWatch:
+    """The online test of one per-step series (the loss, the total gradient norm)."""
+
+    def __init__(self, window: int, factor: float) -> None:
+        self.recent: deque[float] = deque(maxlen=window)  # the last finite values
+        self.factor = factor
+        self.was_finite = True
+
+    def observe(self, value: float) -> tuple[float | None, bool]:
+        """``(running median, turned non-finite)``: the median when ``value`` exceeds
+        ``factor`` times it (else None), and whether ``value`` starts a run of non-finite
+        values (one finding per run, not one per step)."""
+        if math.isfinite(value):
+            exceeds, median = checks.exceeds_running_median(self.recent, value, self.factor)
+            self.recent.append(value)
+            self.was_finite = True
+            return (median if exceeds else None), False
+        turned = self.was_finite
+        self.was_finite = False
+        return None, turned
 
 
 def monitor(

@@ -17,7 +17,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dlqa.core.registry import register_check, verdict
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 
 DEFAULT_GRAD_NORM_FACTOR = 10.0
@@ -193,6 +195,19 @@ def _exceedance_result(
     )
 
 
+def _exceedance_params(factor: float, value: str, events: str) -> dict[str, Param]:
+    """The parameters of a running-median check; the monitor's options obey the same ranges."""
+    return {
+        "factor": Param(factor, doc=f"how many times the running median {value} may reach", gt=1),
+        "window": Param(
+            DEFAULT_WINDOW,
+            doc="how many previous steps the running median covers",
+            ge=MIN_HISTORY,
+        ),
+        "max_events": Param(0, doc=f"how many {events} are tolerated", ge=0),
+    }
+
+
 @register_check(
     "monitor.grad_explosion",
     title="Gradient-norm explosion",
@@ -200,12 +215,7 @@ def _exceedance_result(
         "The total gradient norm of a step above `factor` times the median of the previous "
         "`window` steps (the monitor's `grad_norm_factor` and `window`)."
     ),
-    defaults={"factor": DEFAULT_GRAD_NORM_FACTOR, "window": DEFAULT_WINDOW, "max_events": 0},
-    param_docs={
-        "factor": "how many times the running median a gradient norm may reach",
-        "window": "how many previous steps the running median covers",
-        "max_events": "how many exploding steps are tolerated",
-    },
+    defaults=_exceedance_params(DEFAULT_GRAD_NORM_FACTOR, "a gradient norm", "exploding steps"),
     level="warn",
 )
 def check_grad_explosion(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
@@ -224,12 +234,7 @@ def check_grad_explosion(monitor: MonitorRecord, params: dict[str, Any]) -> Chec
         "The loss of a step above `factor` times the median of the previous `window` losses "
         "(the monitor's `spike_factor` and `window`)."
     ),
-    defaults={"factor": DEFAULT_SPIKE_FACTOR, "window": DEFAULT_WINDOW, "max_events": 0},
-    param_docs={
-        "factor": "how many times the running median a loss may reach",
-        "window": "how many previous steps the running median covers",
-        "max_events": "how many spikes are tolerated",
-    },
+    defaults=_exceedance_params(DEFAULT_SPIKE_FACTOR, "a loss", "spikes"),
     level="warn",
 )
 def check_loss_spikes(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
@@ -247,8 +252,14 @@ def check_loss_spikes(monitor: MonitorRecord, params: dict[str, Any]) -> CheckRe
         "every sample of a sampled batch, at the last sampled step; flags layers above "
         "`max_dead_fraction`. ReLUs called as functions (F.relu) are not visible."
     ),
-    defaults={"max_dead_fraction": DEFAULT_MAX_DEAD_FRACTION},
-    param_docs={"max_dead_fraction": "largest allowed fraction of dead units in a layer"},
+    defaults={
+        "max_dead_fraction": Param(
+            DEFAULT_MAX_DEAD_FRACTION,
+            doc="largest allowed fraction of dead units in a layer",
+            ge=0,
+            le=1,
+        )
+    },
     level="warn",
 )
 def check_dead_relu(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
@@ -305,10 +316,17 @@ def check_dead_relu(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResu
         "on sampled steps; flags a median ratio outside [`min_ratio`, `max_ratio`] (healthy "
         "training is usually near 1e-3)."
     ),
-    defaults={"min_ratio": DEFAULT_MIN_UPDATE_RATIO, "max_ratio": DEFAULT_MAX_UPDATE_RATIO},
-    param_docs={
-        "min_ratio": "smallest healthy median ratio (below: the weights barely move)",
-        "max_ratio": "largest healthy median ratio (above: the step is too large)",
+    defaults={
+        "min_ratio": Param(
+            DEFAULT_MIN_UPDATE_RATIO,
+            doc="smallest healthy median ratio (below: the weights barely move)",
+            ge=0,
+        ),
+        "max_ratio": Param(
+            DEFAULT_MAX_UPDATE_RATIO,
+            doc="largest healthy median ratio (above: the step is too large)",
+            gt=0,
+        ),
     },
     level="warn",
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlqa.core.errors import ConfigError, UsageError
+from dlqa.train import TORCH_HINT
 
 
 def load_object(path: str, *, search_path: list[Path] | None = None, key: str = "") -> Any:
@@ -25,6 +26,11 @@ def load_object(path: str, *, search_path: list[Path] | None = None, key: str = 
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "torch":  # the project's module needs torch
+            raise UsageError(
+                f"{where}: module {module_name!r} needs PyTorch, which is not installed",
+                hint=TORCH_HINT,
+            ) from None
         raise UsageError(
             f"{where}: cannot import module {module_name!r}: {exc}",
             hint="check the module name and [train] python_path in dlqa.toml",

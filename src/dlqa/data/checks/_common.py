@@ -7,9 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from dlqa.core.registry import verdict
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.context import DataProfile
+
+MAX_FRACTION_DOC = "largest fraction of samples that may be flagged before the gate trips"
+
+
+def max_fraction_param(default: float, doc: str = MAX_FRACTION_DOC) -> Param:
+    """The ``max_fraction`` every fraction-gated check takes: a fraction, 0 to 1."""
+    return Param(default, doc=doc, ge=0.0, le=1.0)
 
 
 def percent(fraction: float) -> str:
@@ -25,27 +33,60 @@ def _clean(value: Any) -> Any:
 
 
 def sample_item(profile: DataProfile, index: int, value: Any = None, reason: str = "") -> dict:
-    item = {
-        "id": profile.ids[index],
-        "label": profile.labels[index],
-        "value": _clean(value),
-    }
-    if profile.has_splits:
-        item["split"] = profile.splits[index]
-    if reason:
-        item["reason"] = reason
-    return item
+    return sample_items(profile, [index], [value], [reason])[0]
+
+
+def sample_items(
+    profile: DataProfile,
+    indices: Sequence[int] | np.ndarray,
+    values: Sequence[Any] | None = None,
+    reasons: Sequence[str] | None = None,
+) -> list[dict]:
+    """Evidence items of flagged samples: their ids, labels (and splits) looked up in one go."""
+    indices = np.asarray(indices, dtype=np.int64)
+    ids, labels = profile.ids.take(indices), profile.labels.take(indices)
+    splits = profile.splits.take(indices) if profile.has_splits else None
+    items = []
+    for k in range(len(indices)):
+        item = {
+            "id": ids[k],
+            "label": labels[k],
+            "value": _clean(None if values is None else values[k]),
+        }
+        if splits is not None:
+            item["split"] = splits[k]
+        reason = "" if reasons is None else reasons[k]
+        if reason:
+            item["reason"] = reason
+        items.append(item)
+    return items
 
 
 def pair_item(profile: DataProfile, i: int, j: int, distance: int | None) -> dict:
-    item: dict[str, Any] = {
-        "ids": [profile.ids[i], profile.ids[j]],
-        "labels": [profile.labels[i], profile.labels[j]],
-        "distance": None if distance is None else int(distance),
-    }
-    if profile.has_splits:
-        item["splits"] = [profile.splits[i], profile.splits[j]]
-    return item
+    return pair_items(profile, np.array([[i, j]]), [distance])[0]
+
+
+def pair_items(
+    profile: DataProfile, pairs: np.ndarray, distances: Sequence[Any] | np.ndarray
+) -> list[dict]:
+    """Evidence items of flagged pairs, with the two samples' ids, labels (and splits)."""
+    rows = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    flat = rows.reshape(-1)
+    ids, labels = profile.ids.take(flat), profile.labels.take(flat)
+    splits = profile.splits.take(flat) if profile.has_splits else None
+    items = []
+    for k in range(len(rows)):
+        a, b = 2 * k, 2 * k + 1
+        distance = distances[k]
+        item: dict[str, Any] = {
+            "ids": [ids[a], ids[b]],
+            "labels": [labels[a], labels[b]],
+            "distance": None if distance is None else int(distance),
+        }
+        if splits is not None:
+            item["splits"] = [splits[a], splits[b]]
+        items.append(item)
+    return items
 
 
 def flagged_fraction_result(
@@ -66,15 +107,7 @@ def flagged_fraction_result(
     n = profile.n
     count = len(flagged)
     fraction = count / n if n else 0.0
-    items = [
-        sample_item(
-            profile,
-            int(i),
-            None if values is None else values[k],
-            "" if reasons is None else reasons[k],
-        )
-        for k, i in enumerate(flagged)
-    ]
+    items = sample_items(profile, flagged, values, reasons)
     return fraction_result(
         check_id,
         fraction,
@@ -129,7 +162,7 @@ def pairs_result(
     """Result of a pair check: the fraction of samples involved in flagged pairs."""
     order = np.lexsort((pairs[:, 1], pairs[:, 0], distances)) if len(pairs) else []
     count, fraction = involved_fraction(pairs, profile.n)
-    items = [pair_item(profile, *pairs[k], distances[k]) for k in order]
+    items = pair_items(profile, pairs[order], np.asarray(distances)[order]) if len(pairs) else []
     return fraction_result(
         check_id,
         fraction,

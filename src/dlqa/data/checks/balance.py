@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-from dlqa.core.registry import register_check, verdict
+import numpy as np
+
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.context import DataProfile
 
 ALL_SPLITS = "all"
+NO_LABEL = "(none)"
 
 
 def class_counts(profile: DataProfile) -> dict[str, dict[str, int]]:
-    """split -> label -> count, with an "all" entry; unlabeled samples count as "(none)"."""
-    counts: dict[str, Counter] = {ALL_SPLITS: Counter()}
-    for label, split in zip(profile.labels, profile.splits, strict=True):
-        label = "(none)" if label is None else label
-        counts[ALL_SPLITS][label] += 1
-        if split is not None:
-            counts.setdefault(split, Counter())[label] += 1
-    return {split: dict(sorted(c.items())) for split, c in counts.items()}
+    """split -> label -> count, with an "all" entry first and the splits in the order they
+    first appear; unlabeled samples count as "(none)". Counted on integer codes."""
+    label_names, label_codes = profile.codes("label")
+    names = [NO_LABEL, *label_names]  # code + 1: 0 is "no label"
+    width = len(names)
+    overall = np.bincount(label_codes + 1, minlength=width)
+    counts = {ALL_SPLITS: _named_counts(names, overall)}
+    split_names, split_codes = profile.codes("split")
+    has_split = split_codes >= 0
+    if has_split.any():
+        per_split = np.bincount(
+            split_codes[has_split].astype(np.int64) * width + label_codes[has_split] + 1,
+            minlength=len(split_names) * width,
+        ).reshape(len(split_names), width)
+        present, first_row = np.unique(split_codes[has_split], return_index=True)
+        for code in present[np.argsort(first_row, kind="stable")]:
+            counts[split_names[code]] = _named_counts(names, per_split[code])
+    return counts
+
+
+def _named_counts(names: list[str], counts: np.ndarray) -> dict[str, int]:
+    named: dict[str, int] = {}
+    for name, count in zip(names, counts.tolist(), strict=True):
+        if count:
+            named[name] = named.get(name, 0) + count
+    return dict(sorted(named.items()))
 
 
 @register_check(
@@ -30,10 +52,13 @@ def class_counts(profile: DataProfile) -> dict[str, dict[str, int]]:
         "Ratio of the largest to the smallest class above `max_ratio`, a class with fewer than "
         "`min_per_class` samples, or a class missing from a split."
     ),
-    defaults={"max_ratio": 10.0, "min_per_class": 10},
-    param_docs={
-        "max_ratio": "largest allowed ratio of the biggest class to the smallest",
-        "min_per_class": "fewest samples a class may have (in all splits together)",
+    defaults={
+        "max_ratio": Param(
+            10.0, doc="largest allowed ratio of the biggest class to the smallest", ge=1
+        ),
+        "min_per_class": Param(
+            10, doc="fewest samples a class may have (in all splits together)", ge=0
+        ),
     },
 )
 def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckResult:

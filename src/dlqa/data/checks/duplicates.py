@@ -6,34 +6,51 @@ from typing import Any
 
 import numpy as np
 
+from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.data.checks._common import fraction_result, pairs_result, percent
+from dlqa.data.checks._common import (
+    fraction_result,
+    max_fraction_param,
+    pairs_result,
+    percent,
+)
 from dlqa.data.context import DataProfile
 from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MIN_CORRELATION
-from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE
+from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, MAX_SUPPORTED_DISTANCE
 
-_DISTANCE_DOC = (
-    "largest Hamming distance between 64-bit perceptual hashes that counts as a duplicate"
-)
-_CORRELATION_DOC = (
-    "smallest correlation of the 16 x 16 structure grids (gradients removed) that confirms "
-    "a candidate pair; 0 keeps every candidate"
-)
-_COLOUR_DOC = (
-    "largest mean difference of the 4 x 4 opponent-colour layouts (colour levels) that "
-    "confirms a candidate pair; 255 ignores colour (a grayscale copy of a colour image)"
-)
 _NEAR = {
-    "max_distance": DEFAULT_MAX_DISTANCE,
-    "min_correlation": DEFAULT_MIN_CORRELATION,
-    "max_colour_distance": DEFAULT_MAX_COLOUR_DISTANCE,
+    "max_distance": Param(
+        DEFAULT_MAX_DISTANCE,
+        doc=(
+            "largest Hamming distance between 64-bit perceptual hashes that counts as a "
+            f"duplicate (at most {MAX_SUPPORTED_DISTANCE}: beyond half the bits, near means "
+            "nothing)"
+        ),
+        ge=0,
+        le=MAX_SUPPORTED_DISTANCE,
+    ),
+    "min_correlation": Param(
+        DEFAULT_MIN_CORRELATION,
+        doc=(
+            "smallest correlation of the 16 x 16 structure grids (gradients removed) that "
+            "confirms a candidate pair; 0 keeps every candidate"
+        ),
+        ge=-1.0,
+        le=1.0,
+    ),
+    "max_colour_distance": Param(
+        DEFAULT_MAX_COLOUR_DISTANCE,
+        doc=(
+            "largest mean difference of the 4 x 4 opponent-colour layouts (colour levels, "
+            "0 to 510) that confirms a candidate pair; 255 ignores colour (a grayscale copy "
+            "of a colour image)"
+        ),
+        ge=0.0,
+        le=510.0,
+    ),
 }
-_NEAR_DOCS = {
-    "max_distance": _DISTANCE_DOC,
-    "min_correlation": _CORRELATION_DOC,
-    "max_colour_distance": _COLOUR_DOC,
-}
+_INVOLVED_FRACTION = max_fraction_param(0.0, "largest fraction of samples involved")
 
 
 def _near_options(params: dict[str, Any]) -> tuple[int, float, float]:
@@ -44,20 +61,22 @@ def _near_options(params: dict[str, Any]) -> tuple[int, float, float]:
     "data.exact_duplicates",
     title="Exact duplicates",
     description="Byte-identical files (same content hash).",
-    defaults={"max_fraction": 0.0},
-    param_docs={"max_fraction": "largest fraction of redundant copies allowed"},
+    defaults={
+        "max_fraction": max_fraction_param(0.0, "largest fraction of redundant copies allowed")
+    },
 )
 def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     groups = profile.exact_groups
     redundant = sum(len(g) - 1 for g in groups)
     fraction = redundant / profile.n if profile.n else 0.0
-    items = [
-        {
-            "ids": [profile.ids[i] for i in members],
-            "labels": [profile.labels[i] for i in members],
-        }
-        for members in sorted(groups, key=len, reverse=True)
-    ]
+    ranked = sorted(groups, key=len, reverse=True)
+    rows = np.concatenate(ranked) if ranked else np.zeros(0, dtype=np.int64)
+    ids, labels = profile.ids.take(rows), profile.labels.take(rows)
+    items, start = [], 0
+    for members in ranked:
+        stop = start + len(members)
+        items.append({"ids": ids[start:stop], "labels": labels[start:stop]})
+        start = stop
     return fraction_result(
         "data.exact_duplicates",
         fraction,
@@ -78,10 +97,11 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
         "Pairs of different files whose perceptual hashes are within `max_distance` bits: "
         "resized, re-encoded, brightened or slightly cropped copies."
     ),
-    defaults={**_NEAR, "max_fraction": 0.01},
-    param_docs={
-        **_NEAR_DOCS,
-        "max_fraction": "largest fraction of samples that may be in a near-duplicate pair",
+    defaults={
+        **_NEAR,
+        "max_fraction": max_fraction_param(
+            0.01, "largest fraction of samples that may be in a near-duplicate pair"
+        ),
     },
 )
 def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
@@ -104,25 +124,25 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
     "data.conflicting_labels",
     title="Duplicates with conflicting labels",
     description="Exact or near-duplicate samples that carry different labels.",
-    defaults={**_NEAR, "max_fraction": 0.0},
-    param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
+    defaults={**_NEAR, "max_fraction": _INVOLVED_FRACTION},
 )
 def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     return _duplicates_that_differ(
         "data.conflicting_labels",
         profile,
         params,
-        profile.labels,
+        profile.codes("label")[1],
         what="of duplicates carry different labels",
     )
 
 
 def _duplicates_that_differ(
-    check_id: str, profile: DataProfile, params: dict[str, Any], values: np.ndarray, what: str
+    check_id: str, profile: DataProfile, params: dict[str, Any], codes: np.ndarray, what: str
 ) -> CheckResult:
-    """Exact or near-duplicate pairs whose two samples differ in ``values`` (label, split)."""
+    """Exact or near-duplicate pairs whose two samples differ in ``codes`` (the integer codes
+    of labels or splits; a missing value is a code of its own)."""
     pairs, distances = profile.duplicate_pairs(*_near_options(params))
-    differ = values[pairs[:, 0]] != values[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    differ = codes[pairs[:, 0]] != codes[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
     return pairs_result(
         check_id,
         profile,
@@ -138,8 +158,7 @@ def _duplicates_that_differ(
     "data.split_leakage",
     title="Cross-split leakage",
     description="Exact or near-duplicate samples found in two different splits (train and test).",
-    defaults={**_NEAR, "max_fraction": 0.0},
-    param_docs={**_NEAR_DOCS, "max_fraction": "largest fraction of samples involved"},
+    defaults={**_NEAR, "max_fraction": _INVOLVED_FRACTION},
 )
 def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     if not profile.has_splits:
@@ -149,5 +168,9 @@ def check_split_leakage(profile: DataProfile, params: dict[str, Any]) -> CheckRe
             "the source has no splits (use split folders or a split column)",
         )
     return _duplicates_that_differ(
-        "data.split_leakage", profile, params, profile.splits, what="of duplicates cross splits"
+        "data.split_leakage",
+        profile,
+        params,
+        profile.codes("split")[1],
+        what="of duplicates cross splits",
     )

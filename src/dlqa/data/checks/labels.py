@@ -6,7 +6,9 @@ import re
 from itertools import combinations
 from typing import Any
 
-from dlqa.core.registry import register_check, verdict
+from dlqa.core.gates import verdict
+from dlqa.core.params import Param
+from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.data.checks.balance import ALL_SPLITS, class_counts
 from dlqa.data.context import DataProfile
@@ -72,8 +74,7 @@ def find_similar_labels(labels: list[str]) -> list[dict[str, Any]]:
         "Label names that differ only by case, spacing or punctuation, singular vs plural, "
         "or a one-character typo (numbered names such as class1/class2 are not flagged)."
     ),
-    defaults={"max_groups": 0},
-    param_docs={"max_groups": "number of suspicious groups of names allowed"},
+    defaults={"max_groups": Param(0, doc="number of suspicious groups of names allowed", ge=0)},
 )
 def check_label_names(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     counts = class_counts(profile)[ALL_SPLITS]

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult
-from dlqa.data.checks._common import flagged_fraction_result
+from dlqa.data.checks._common import flagged_fraction_result, max_fraction_param
 from dlqa.data.context import DataProfile
 
 # Properties judged on a log scale: they span orders of magnitude and are skewed.
@@ -40,14 +41,16 @@ def robust_z_scores(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
-def _class_members(labels: np.ndarray, decoded: np.ndarray, min_size: int) -> list[np.ndarray]:
-    """Indices of the decoded samples of each labelled class that has at least ``min_size``."""
-    keep = np.flatnonzero(decoded & np.array([lab is not None for lab in labels], dtype=bool))
+def _class_members(codes: np.ndarray, decoded: np.ndarray, min_size: int) -> list[np.ndarray]:
+    """Indices of the decoded samples of each labelled class (label code >= 0) that has at
+    least ``min_size``."""
+    keep = np.flatnonzero(decoded & (codes >= 0))
     if not len(keep):
         return []
-    names, codes = np.unique(labels[keep].astype(str), return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    groups = np.split(keep[order], np.cumsum(np.bincount(codes, minlength=len(names)))[:-1])
+    kept_codes = codes[keep]
+    order = np.argsort(kept_codes, kind="stable")
+    sizes = np.bincount(kept_codes)
+    groups = np.split(keep[order], np.cumsum(sizes)[:-1])
     return [members for members in groups if len(members) >= min_size]
 
 
@@ -59,35 +62,44 @@ def _class_members(labels: np.ndarray, decoded: np.ndarray, min_size: int) -> li
         "ratio lies far from the rest of their class (robust z-score on median and MAD above "
         "`max_z`); classes smaller than `min_class_size` are not judged."
     ),
-    defaults={"max_z": 6.0, "min_class_size": 20, "max_fraction": 0.01},
-    param_docs={
-        "max_z": "robust z-score above which a sample is an outlier of its class",
-        "min_class_size": "classes with fewer decoded samples are not judged",
-        "max_fraction": "largest fraction of samples that may be outliers",
+    defaults={
+        "max_z": Param(
+            6.0, doc="robust z-score above which a sample is an outlier of its class", gt=0
+        ),
+        "min_class_size": Param(20, doc="classes with fewer decoded samples are not judged", ge=1),
+        "max_fraction": max_fraction_param(
+            0.01, "largest fraction of samples that may be outliers"
+        ),
     },
     level="warn",
 )
 def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     worst_z = np.zeros(profile.n)
-    worst_property = np.empty(profile.n, dtype=object)
-    labels = profile.labels
-    classes = _class_members(labels, profile.decoded, params["min_class_size"])
-    columns = {}
-    for name, log_scale in OUTLIER_PROPERTIES.items():
+    worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into OUTLIER_PROPERTIES
+    _, codes = profile.codes("label")
+    classes = _class_members(codes, profile.decoded, params["min_class_size"])
+    names = list(OUTLIER_PROPERTIES)
+    for number, (name, log_scale) in enumerate(OUTLIER_PROPERTIES.items()):
         values = profile.numbers(name)
-        columns[name] = values
         judged = np.log(np.fmax(values, 1e-6)) if log_scale else values
         for members in classes:
             z = np.abs(robust_z_scores(judged[members]))
             worse = z > worst_z[members]
             worst_z[members[worse]] = z[worse]
-            worst_property[members[worse]] = name
+            worst_property[members[worse]] = number
     mask = worst_z > params["max_z"]
     flagged = np.flatnonzero(mask)[np.argsort(-worst_z[mask], kind="stable")]
+    # Only the flagged samples become Python objects: their property values and labels.
+    flagged_values = {
+        number: profile.numbers(names[number])[flagged]
+        for number in np.unique(worst_property[flagged]).tolist()
+    }
+    labels = profile.labels.take(flagged)
     reasons = []
-    for i in flagged:
-        name = worst_property[i]
-        reasons.append(f"{name} {columns[name][i]:.3g} is unusual for class {labels[i]!r}")
+    for k in range(len(flagged)):
+        number = int(worst_property[flagged[k]])
+        value = flagged_values[number][k]
+        reasons.append(f"{names[number]} {value:.3g} is unusual for class {labels[k]!r}")
     return flagged_fraction_result(
         "data.property_outliers",
         profile,

@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult
-from dlqa.data.checks._common import flagged_fraction_result
+from dlqa.data.checks._common import flagged_fraction_result, max_fraction_param
 from dlqa.data.context import DataProfile
 
-_MAX_FRACTION_DOC = "largest fraction of samples that may be flagged before the gate trips"
+_MAX_FRACTION = max_fraction_param(0.0)
 
 
 def _ranked(values: np.ndarray, mask: np.ndarray, *, descending: bool) -> np.ndarray:
@@ -26,17 +27,19 @@ def _ranked(values: np.ndarray, mask: np.ndarray, *, descending: bool) -> np.nda
     "data.unreadable",
     title="Unreadable, empty, truncated or corrupt files",
     description="Files that cannot be decoded: empty, truncated, corrupt or unreadable.",
-    defaults={"max_fraction": 0.0},
-    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+    defaults={"max_fraction": _MAX_FRACTION},
 )
 def check_unreadable(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    errors = profile.strings("error")
-    details = profile.strings("error_detail")
     flagged = np.flatnonzero(~profile.decoded)
-    reasons = [f"{errors[i]}: {details[i]}" if details[i] else str(errors[i]) for i in flagged]
+    errors = profile.strings("error").take(flagged)
+    details = profile.strings("error_detail").take(flagged)
+    reasons = [
+        f"{error}: {detail}" if detail else str(error)
+        for error, detail in zip(errors, details, strict=True)
+    ]
     kinds: dict[str, int] = {}
-    for i in flagged:
-        kinds[errors[i]] = kinds.get(errors[i], 0) + 1
+    for error in errors:
+        kinds[error] = kinds.get(error, 0) + 1
     return flagged_fraction_result(
         "data.unreadable",
         profile,
@@ -52,16 +55,16 @@ def check_unreadable(profile: DataProfile, params: dict[str, Any]) -> CheckResul
     "data.format_mismatch",
     title="File format differs from its extension",
     description="The magic bytes say one format and the extension another (a PNG named .jpg).",
-    defaults={"max_fraction": 0.0},
-    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+    defaults={"max_fraction": _MAX_FRACTION},
 )
 def check_format_mismatch(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     flagged = np.flatnonzero(profile.flags("format_mismatch"))
-    actual, claimed = profile.strings("actual_format"), profile.strings("ext_format")
-    ids = profile.ids
+    actual = profile.strings("actual_format").take(flagged)
+    claimed = profile.strings("ext_format").take(flagged)
+    ids = profile.ids.take(flagged)
     reasons = [
-        f"{str(actual[i]).upper()} content in a {PurePosixPath(ids[i]).suffix or claimed[i]} file"
-        for i in flagged
+        f"{str(actual[k]).upper()} content in a {PurePosixPath(ids[k]).suffix or claimed[k]} file"
+        for k in range(len(flagged))
     ]
     return flagged_fraction_result(
         "data.format_mismatch",
@@ -116,6 +119,8 @@ class _ThresholdCheck:
     below: bool
     limit_doc: str
     what: str
+    low: float  # the measurable range of the column: the limit must lie inside it
+    high: float
 
     def __call__(self, profile: DataProfile, params: dict[str, Any]) -> CheckResult:
         return _threshold_check(
@@ -134,11 +139,13 @@ _THRESHOLD_CHECKS = (
         "data.dark", "Too dark", "Mean luma (0-255) below `max_brightness`.",
         "brightness", "max_brightness", 30.0, True,
         "mean luma below this is too dark", "are too dark (mean luma below {limit:g})",
+        0.0, 255.0,
     ),
     _ThresholdCheck(
         "data.bright", "Too bright", "Mean luma (0-255) above `min_brightness`.",
         "brightness", "min_brightness", 225.0, False,
         "mean luma above this is too bright", "are too bright (mean luma above {limit:g})",
+        0.0, 255.0,
     ),
     _ThresholdCheck(
         "data.low_contrast", "Low contrast",
@@ -146,6 +153,7 @@ _THRESHOLD_CHECKS = (
         "contrast", "min_contrast", 10.0, True,
         "luma standard deviation below this is low contrast",
         "have low contrast (luma std below {limit:g})",
+        0.0, 127.5,  # half the levels black and half white
     ),
     _ThresholdCheck(
         "data.blurry", "Blurry",
@@ -153,6 +161,7 @@ _THRESHOLD_CHECKS = (
         "sharpness", "min_sharpness", 20.0, True,
         "Laplacian variance below this is blurry",
         "are blurry (Laplacian variance below {limit:g})",
+        0.0, 1020.0**2,  # the 4-neighbour Laplacian of 0..255 pixels spans -1020..1020
     ),
     _ThresholdCheck(
         "data.low_information", "Low information",
@@ -160,6 +169,7 @@ _THRESHOLD_CHECKS = (
         "entropy", "min_entropy", 2.0, True,
         "histogram entropy in bits below this is low information",
         "carry little information (entropy below {limit:g} bits)",
+        0.0, 8.0,
     ),
 )  # fmt: skip
 
@@ -168,8 +178,12 @@ for _check in _THRESHOLD_CHECKS:
         _check.check_id,
         title=_check.title,
         description=_check.description,
-        defaults={_check.limit_key: _check.limit, "max_fraction": 0.0},
-        param_docs={_check.limit_key: _check.limit_doc, "max_fraction": _MAX_FRACTION_DOC},
+        defaults={
+            _check.limit_key: Param(
+                _check.limit, doc=_check.limit_doc, ge=_check.low, le=_check.high
+            ),
+            "max_fraction": _MAX_FRACTION,
+        },
         level="warn",
     )(_check)
 
@@ -178,15 +192,17 @@ for _check in _THRESHOLD_CHECKS:
     "data.grayscale",
     title="Colour images that are effectively grayscale",
     description="Stored with colour channels, but the channels are (almost) equal.",
-    defaults={"max_fraction": 0.0},
-    param_docs={"max_fraction": _MAX_FRACTION_DOC},
+    defaults={"max_fraction": _MAX_FRACTION},
     level="warn",
 )
 def check_grayscale(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     colorfulness = profile.numbers("colorfulness")
     flagged = _ranked(colorfulness, profile.flags("is_grayscale"), descending=False)
-    modes = profile.strings("mode")
-    reasons = [f"{modes[i]} image with colourfulness {colorfulness[i]:.2f}" for i in flagged]
+    modes = profile.strings("mode").take(flagged)
+    reasons = [
+        f"{mode} image with colourfulness {colorfulness[i]:.2f}"
+        for mode, i in zip(modes, flagged, strict=True)
+    ]
     return flagged_fraction_result(
         "data.grayscale",
         profile,
@@ -204,11 +220,12 @@ def check_grayscale(profile: DataProfile, params: dict[str, Any]) -> CheckResult
     description=(
         "Shorter side below `min_side` pixels or aspect ratio (long/short) above `max_aspect`."
     ),
-    defaults={"min_side": 32, "max_aspect": 4.0, "max_fraction": 0.0},
-    param_docs={
-        "min_side": "smallest acceptable shorter side, in pixels",
-        "max_aspect": "largest acceptable ratio of the long side to the short side",
-        "max_fraction": _MAX_FRACTION_DOC,
+    defaults={
+        "min_side": Param(32, doc="smallest acceptable shorter side, in pixels", ge=1),
+        "max_aspect": Param(
+            4.0, doc="largest acceptable ratio of the long side to the short side", ge=1
+        ),
+        "max_fraction": _MAX_FRACTION,
     },
     level="warn",
 )

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlqa.core.registry import verdict
+from dlqa.core.gates import verdict
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.train.sanity.context import SanityContext, relative_difference
 
@@ -18,7 +18,7 @@ def check_determinism(ctx: SanityContext, params: dict[str, Any]) -> CheckResult
     check_id = "train.determinism"
     if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
         return skipped
-    steps = max(int(params["steps"]), 1)
+    steps = int(params["steps"])
     first = ctx.training_curve(steps)
     second = ctx.run_training(steps)
     tolerance = params["cuda_tolerance"] if ctx.on_cuda else params["tolerance"]

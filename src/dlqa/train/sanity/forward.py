@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from dlqa.core.registry import verdict
+from dlqa.core.gates import verdict
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.train.sanity.context import SanityContext
 from dlqa.train.sanity.losses import (

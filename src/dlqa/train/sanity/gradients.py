@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from dlqa.core.registry import verdict
+from dlqa.core.gates import verdict
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.train.sanity.context import SanityContext
 
@@ -20,7 +20,8 @@ def _listing(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def check_gradients(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
+def check_gradient_flow(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
+    """``train.gradients``: every trainable parameter gets a finite, non-zero gradient."""
     check_id = "train.gradients"
     if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
         return skipped

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from dlqa.core.registry import verdict
+from dlqa.core.gates import verdict
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.train.sanity.context import SanityContext
 from dlqa.train.sanity.losses import accuracy
@@ -43,7 +43,7 @@ def check_loss_decreases(ctx: SanityContext, params: dict[str, Any]) -> CheckRes
     check_id = "train.loss_decreases"
     if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
         return skipped
-    steps = max(int(params["steps"]), 2)
+    steps = int(params["steps"])
     losses = ctx.training_curve(steps)
     first, last = losses[0], losses[-1]
     broken_at = _first_non_finite(losses)
@@ -85,7 +85,7 @@ def check_overfit_batch(ctx: SanityContext, params: dict[str, Any]) -> CheckResu
         return skipped
     model = ctx.fresh_model()
     optimizer = ctx.fresh_optimizer(model)
-    max_steps, eval_every = int(params["max_steps"]), max(int(params["eval_every"]), 1)
+    max_steps, eval_every = int(params["max_steps"]), int(params["eval_every"])
     losses: list[float] = []
     eval_losses: dict[int, float] = {}
     target = math.nan
@@ -147,7 +147,7 @@ def check_input_dependence(ctx: SanityContext, params: dict[str, Any]) -> CheckR
     check_id = "train.input_dependence"
     if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
         return skipped
-    steps = max(int(params["steps"]), 1)
+    steps = int(params["steps"])
     real = ctx.training_curve(steps)
     zeroed = ctx.training_curve(steps, zero_inputs=True)
     # The mean of the last few losses: dropout makes any single step noisy.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -110,20 +111,21 @@ def _validate_setup(context: SanityContext) -> None:
     context.fresh_optimizer(context.fresh_model())
 
 
-def run_battery(
+@contextmanager
+def battery_context(
     model_factory: Callable[[], torch.nn.Module],
     loss_fn: Callable[[Any, Any], Any],
     optimizer_factory: Callable[[Any], torch.optim.Optimizer],
     batch: Any,
     *,
     device: str | torch.device = "cpu",
-    gates: dict[str, dict[str, Any]] | None = None,
     expected_output_shape: Sequence[int | None] | None = None,
     frozen_buffers: Sequence[str] = (),
     seed: int = 0,
     loss_kind: str | None = None,
-    checks: Iterable[str] | None = None,
-) -> list[CheckResult]:
+) -> Iterator[SanityContext]:
+    """The context the battery's checks read, validated (one UsageError for a setup that
+    cannot run at all); on exit the global random state and the user's model are restored."""
     for what, value in (
         ("model_factory", model_factory),
         ("loss_fn", loss_fn),
@@ -131,11 +133,6 @@ def run_battery(
     ):
         if not callable(value):
             raise UsageError(f"{what} must be callable, got {type(value).__name__}")
-    gates = dict(gates or {})
-    for check_id in gates:
-        if check_id.startswith("train."):
-            get_spec(check_id)  # an unknown id is a ConfigError naming it
-    suite = Suite([get_spec(check_id) for check_id in _selected_ids(checks)], gates)
     inputs, targets = split_batch(batch)
     resolved_device = resolve_device(device)
     if isinstance(frozen_buffers, str):
@@ -161,9 +158,42 @@ def run_battery(
             seed=int(seed),
         )
         _validate_setup(context)
-        return suite.run(context).results
+        yield context
     finally:
         if context is not None:
             context.restore_user_model()
         torch.set_grad_enabled(grad_enabled)
         random_state.restore()
+
+
+def run_battery(
+    model_factory: Callable[[], torch.nn.Module],
+    loss_fn: Callable[[Any, Any], Any],
+    optimizer_factory: Callable[[Any], torch.optim.Optimizer],
+    batch: Any,
+    *,
+    device: str | torch.device = "cpu",
+    gates: dict[str, dict[str, Any]] | None = None,
+    expected_output_shape: Sequence[int | None] | None = None,
+    frozen_buffers: Sequence[str] = (),
+    seed: int = 0,
+    loss_kind: str | None = None,
+    checks: Iterable[str] | None = None,
+) -> list[CheckResult]:
+    gates = dict(gates or {})
+    for check_id in gates:
+        if check_id.startswith("train."):
+            get_spec(check_id)  # an unknown id is a ConfigError naming it
+    suite = Suite([get_spec(check_id) for check_id in _selected_ids(checks)], gates)
+    with battery_context(
+        model_factory,
+        loss_fn,
+        optimizer_factory,
+        batch,
+        device=device,
+        expected_output_shape=expected_output_shape,
+        frozen_buffers=frozen_buffers,
+        seed=seed,
+        loss_kind=loss_kind,
+    ) as context:
+        return suite.run(context).results

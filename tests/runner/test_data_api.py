@@ -29,6 +29,7 @@ def test_arrays_are_profiled_checked_and_stored(tmp_path):
     assert results["data.format_mismatch"].status is Status.PASS
     assert run.exit_code == 1
     # Stored: the snapshot and each result, in order.
-    assert store.get_snapshot("latest").fingerprint == run.fingerprint
+    assert store.get_snapshot("latest").fingerprint == run.report.meta["fingerprint"]
     assert [r.check_id for r in store.results_for_run(run.run_id)] == list(results)
     assert run.report.meta["n_samples"] == 30
+    assert store.get_run(run.run_id).status == "finished"

@@ -1,0 +1,153 @@
+"""The data stage: its ``[data]`` section, how it builds the profile its checks read, and
+what it stores for the report (class counts, histogram bins, thumbnails of the evidence).
+
+Registered through the ``dlqa.stages`` entry point ``data``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlqa.core.errors import UsageError
+from dlqa.core.results import CheckResult
+from dlqa.core.stages import StageRun, StageSpec, register_stage
+from dlqa.data.checks.balance import class_counts
+from dlqa.data.context import DataProfile
+from dlqa.data.profile import profile_source
+from dlqa.data.snapshots import dataset_fingerprint, snapshot_summary
+from dlqa.execute import get_executor
+from dlqa.report.plots import histogram_bins
+from dlqa.report.thumbnails import make_thumbnail
+from dlqa.sources.base import Source
+from dlqa.sources.open import open_source
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+THUMBNAIL_MEDIA_TYPE = "image/jpeg"
+HISTOGRAM_PROPERTIES = ("brightness", "contrast", "sharpness", "entropy", "width", "height")
+THUMBNAILS_PER_EVIDENCE = 24
+
+
+class DataConfig(BaseModel):
+    """``[data]``: the dataset to profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, description="folder tree or manifest, relative to dlqa.toml")
+    path_column: str = "path"
+    label_column: str = "label"
+    split_column: str = "split"
+    id_column: str | None = None
+
+
+def configured_source(section: DataConfig, base_dir: Path) -> Source | None:
+    """The data source that ``[data]`` names (None when it names none)."""
+    if not section.source:
+        return None
+    path = Path(section.source).expanduser()
+    return open_source(
+        path if path.is_absolute() else base_dir / path,
+        path_column=section.path_column,
+        label_column=section.label_column,
+        split_column=section.split_column,
+        id_column=section.id_column,
+    )
+
+
+def build_data_context(run: StageRun) -> DataProfile:
+    """Profile the source (given by the command, else ``[data] source``), store the per-sample
+    table as an artifact and a snapshot of it, and leave the report parts on ``run``."""
+    source: Source | None = run.inputs.get("source") or configured_source(
+        run.section, run.config.base_dir
+    )
+    if source is None:
+        raise UsageError("no data source to profile", hint='set [data] source = "..."')
+    store = run.store
+    staging = store.artifacts.root.parent / "tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    advance = run.progress(len(source), "Profiling")
+    with tempfile.TemporaryDirectory(dir=staging) as tmp:
+        table = Path(tmp) / "profile.parquet"
+        with get_executor(run.workers) as executor:
+            profile_source(source, table, executor=executor, on_progress=advance)
+        digest = store.artifacts.put_file(table, PARQUET_MEDIA_TYPE)
+    profile = DataProfile.from_parquet(store.artifacts.path(digest), source=source.root)
+    fingerprint = dataset_fingerprint(profile)
+    snapshot_id = store.add_snapshot(
+        run.run_id, source.root, fingerprint, profile.n, digest, snapshot_summary(profile)
+    )
+    run.report_parts.update(
+        meta={
+            "source": source.root,
+            "source_kind": source.kind,
+            "n_samples": profile.n,
+            "fingerprint": fingerprint,
+            "snapshot_id": snapshot_id,
+            "table_artifact": digest,
+            "workers": run.workers or os.cpu_count(),
+        },
+        class_counts=class_counts(profile),
+        histograms=_histograms(profile),
+    )
+    return profile
+
+
+def store_evidence_thumbnails(
+    profile: DataProfile, results: list[CheckResult], run: StageRun
+) -> None:
+    """Thumbnails of the samples that views show (the top of each evidence list), stored as
+    artifacts so that a report re-rendered later needs no source files."""
+    wanted = _evidence_ids(results)
+    if not wanted:
+        return
+    paths = profile.strings("path")
+    thumbnails: dict[str, str] = {}
+    for index, sample_id in enumerate(profile.ids):
+        if sample_id not in wanted or not paths[index]:
+            continue
+        try:
+            data = make_thumbnail(paths[index])
+        except Exception:  # a file that does not decode shows as a text tile; its check says why
+            continue
+        thumbnails[str(sample_id)] = run.store.artifacts.put_bytes(data, THUMBNAIL_MEDIA_TYPE)
+    run.report_parts["thumbnails"] = thumbnails
+
+
+def _histograms(profile: DataProfile) -> dict[str, Any]:
+    histograms = {}
+    for name in HISTOGRAM_PROPERTIES:
+        bins = histogram_bins(profile.numbers(name))
+        if bins is not None:
+            histograms[name] = bins
+    return histograms
+
+
+def _evidence_ids(results: list[CheckResult]) -> set[str]:
+    wanted: set[str] = set()
+    for result in results:
+        for evidence in result.evidence:
+            for item in evidence.items[:THUMBNAILS_PER_EVIDENCE]:
+                if isinstance(item, dict) and "id" in item:
+                    wanted.add(str(item["id"]))
+                elif isinstance(item, dict) and "ids" in item:
+                    wanted.update(str(i) for i in item["ids"][:THUMBNAILS_PER_EVIDENCE])
+    return wanted
+
+
+STAGE = register_stage(
+    StageSpec(
+        name="data",
+        title="Data",
+        section=DataConfig,
+        build_context=build_data_context,
+        is_configured=lambda section: bool(section.source),
+        after_checks=store_evidence_thumbnails,
+        order=10,
+    )
+)
+
+__all__ = ["STAGE", "DataConfig", "build_data_context", "configured_source"]

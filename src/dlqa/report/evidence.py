@@ -1,0 +1,185 @@
+"""The one table of evidence kinds: how every view names an item, and how the HTML lays it out.
+
+The terminal, JUnit, the pytest failure message and the HTML's text fallback describe items
+through :func:`describe_item`; the HTML takes its per-kind layout from :func:`evidence_kind`.
+A stage plugin describes its own kinds by registering ``StageSpec.evidence_kinds``; those
+describers are consulted before dlqa's built-in ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dlqa.core.plugins import PluginError
+from dlqa.core.results import CheckResult, Evidence
+from dlqa.core.stages import evidence_describer
+from dlqa.report.text import format_number
+
+MAX_ITEM_CHARS = 120
+MAX_GROUP_MEMBERS = 4
+# Keys that name a row of named evidence (a parameter, a metric, a sample), most specific first.
+_NAME_KEYS = ("name", "metric", "id", "index")
+
+
+@dataclass(frozen=True)
+class EvidenceKind:
+    """How views render one kind of evidence."""
+
+    describe: Callable[[Any], str]  # one item as one line of plain text
+    # The HTML layout: "samples", "pairs", "groups" (thumbnail tiles), "table" (rows of dicts,
+    # else text), "log" (preformatted lines) or "text" (one described line per item).
+    layout: str
+    html_items: int  # how many items the HTML shows (tiles cost more room than lines)
+
+
+def shorten(text: str, limit: int = MAX_ITEM_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def plain(value: Any) -> str:
+    """A value as compact text: strings as they are, numbers short, anything else JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return format_number(value)
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def describe_any(item: Any) -> str:
+    """Any item: scalars as text, anything else as compact JSON, so nothing is dropped."""
+    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        return str(item)
+    return plain(item)
+
+
+def _members_text(members: Any) -> str:
+    members = [str(member) for member in members]
+    shown = ", ".join(members[:MAX_GROUP_MEMBERS])
+    more = len(members) - MAX_GROUP_MEMBERS
+    return f"{{{shown}{f', +{more} more' if more > 0 else ''}}} ({len(members)} items)"
+
+
+def _describe_sample(item: Any) -> str:
+    if not isinstance(item, dict) or "id" not in item:
+        return _describe_named(item)
+    extras = [str(item["label"])] if item.get("label") is not None else []
+    if item.get("value") is not None:
+        extras.append(format_number(item["value"]))
+    if item.get("reason"):
+        extras.append(str(item["reason"]))
+    return f"{item['id']} ({', '.join(extras)})" if extras else str(item["id"])
+
+
+def _describe_pair(item: Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("ids"), (list, tuple)):
+        text = " <-> ".join(str(member) for member in item["ids"])
+        if item.get("distance") is not None:
+            text += f" (distance {format_number(item['distance'])})"
+        return text
+    return _describe_group(item)
+
+
+def _describe_group(item: Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("ids"), (list, tuple)):
+        return _members_text(item["ids"])
+    if isinstance(item, (list, tuple)):
+        return _members_text(item)
+    return describe_any(item)
+
+
+def _describe_row(item: Any) -> str:
+    if isinstance(item, dict):
+        return ", ".join(f"{key}={plain(value)}" for key, value in item.items())
+    return describe_any(item)
+
+
+def _describe_named(item: Any) -> str:
+    """A named row (a parameter, a metric's counterexample) as ``name: key=value, ...``."""
+    if not isinstance(item, dict):
+        return describe_any(item)
+    name_key = next((key for key in _NAME_KEYS if key in item), None)
+    if name_key is None:
+        return _describe_row(item)
+    rest = _describe_row({key: value for key, value in item.items() if key != name_key})
+    return f"{item[name_key]}: {rest}" if rest else str(item[name_key])
+
+
+EVIDENCE_KINDS: dict[str, EvidenceKind] = {
+    "samples": EvidenceKind(_describe_sample, "samples", 12),
+    "pairs": EvidenceKind(_describe_pair, "pairs", 6),
+    "groups": EvidenceKind(_describe_group, "groups", 4),
+    "table": EvidenceKind(_describe_row, "table", 20),
+    "parameters": EvidenceKind(_describe_named, "table", 20),
+    "inputs": EvidenceKind(_describe_named, "table", 20),
+    "log": EvidenceKind(describe_any, "log", 40),
+}
+# Kinds nobody registered: rows of dicts still make a table, anything else one line each.
+FALLBACK_KIND = EvidenceKind(_describe_row, "table", 20)
+
+
+def _registered_describer(kind: str) -> Callable[[Any], str] | None:
+    try:
+        return evidence_describer(kind)
+    except PluginError:
+        # A stage plugin that cannot load already failed the run that produced these results;
+        # re-rendering them must still work, with dlqa's own describers.
+        return None
+
+
+def _guarded(describer: Callable[[Any], str], fallback: Callable[[Any], str]) -> Callable:
+    def describe(item: Any) -> str:
+        try:
+            return str(describer(item))
+        except Exception:  # a plugin's bug must not hide the evidence: show it plainly
+            return fallback(item)
+
+    return describe
+
+
+def evidence_kind(kind: str) -> EvidenceKind:
+    """How views render ``kind``: a stage's registered describer first, dlqa's table second.
+
+    A registered kind that dlqa does not know renders as one described line per item in the
+    HTML; one that dlqa knows keeps its HTML layout (tiles, table) and changes the text.
+    """
+    builtin = EVIDENCE_KINDS.get(kind)
+    registered = _registered_describer(kind)
+    if registered is None:
+        return builtin or FALLBACK_KIND
+    fallback = builtin or FALLBACK_KIND
+    kind_spec = builtin or replace(FALLBACK_KIND, layout="text")
+    return replace(kind_spec, describe=_guarded(registered, fallback.describe))
+
+
+def describe_item(kind: str, item: Any) -> str:
+    """One evidence item as one line of plain text, at most ``MAX_ITEM_CHARS`` long."""
+    return shorten(evidence_kind(kind).describe(item))
+
+
+def evidence_heading(evidence: Evidence, shown: int) -> str:
+    """'samples (why), showing 5 of 340' or 'samples, 3 in all'; ``total`` can exceed the
+    items kept when a check truncated its list."""
+    total = max(evidence.total, len(evidence.items))
+    heading = evidence.kind
+    if evidence.description:
+        heading += f" ({evidence.description})"
+    if shown < total:
+        return f"{heading}, showing {shown} of {total}"
+    return f"{heading}, {total} in all"
+
+
+def evidence_lines(result: CheckResult, max_items: int) -> list[str]:
+    """Plain lines naming the top items of each evidence of ``result``."""
+    lines = []
+    for evidence in result.evidence:
+        describe = evidence_kind(evidence.kind).describe  # looked up once per evidence
+        top = evidence.items[:max_items]
+        lines.append(evidence_heading(evidence, len(top)) + ":")
+        lines.extend(f"  - {shorten(describe(item))}" for item in top)
+    return lines

@@ -1,0 +1,71 @@
+"""Report assembly, in one place: a stored run becomes the Report every view renders.
+
+Views never read source files: results, the run record and the report parts a stage stored
+(title, meta, class counts, histogram bins, thumbnail artifacts) are all in the store, so a
+past run re-renders the same after its data is gone (`dlqa report RUN_ID`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlqa.core.gates import exit_code_of
+from dlqa.report.html import write_html
+from dlqa.report.json_report import write_json
+from dlqa.report.junit import write_junit
+from dlqa.report.model import Report
+from dlqa.store import Store
+
+WRITERS = {"json": write_json, "html": write_html, "junit": write_junit}
+SUFFIXES = {"json": "report.json", "html": "report.html", "junit": "junit.xml"}
+
+
+def load_report(store: Store, run_id: int) -> Report:
+    """The report of a stored run, finished or not."""
+    run = store.get_run(run_id)
+    results = store.results_for_run(run_id)
+    parts = run.report
+    allow_inconclusive = bool(parts.get("allow_inconclusive", False))
+    exit_code = run.exit_code
+    if exit_code is None:  # still running, or killed without a chance to finish
+        exit_code = exit_code_of(results, allow_inconclusive=allow_inconclusive)
+    thumbnails = {}
+    for sample_id, digest in (parts.get("thumbnails") or {}).items():
+        path = store.artifacts.path(digest)
+        if path.is_file():
+            thumbnails[sample_id] = path.read_bytes()
+    meta = {
+        **(parts.get("meta") or {}),
+        "run_id": run.id,
+        "command": run.command,
+        "provenance": run.provenance,
+        "dlqa_version": (run.provenance.get("versions") or {}).get("dlqa"),
+    }
+    return Report(
+        title=parts.get("title") or f"dlqa {run.kind}",
+        kind=run.kind,
+        created_at=run.created_at.isoformat(timespec="seconds"),
+        results=results,
+        exit_code=int(exit_code),
+        status=run.status,
+        meta=meta,
+        class_counts=parts.get("class_counts") or {},
+        histograms=parts.get("histograms") or {},
+        thumbnails=thumbnails,
+        allow_inconclusive=allow_inconclusive,
+    )
+
+
+def write_reports(
+    report: Report,
+    *,
+    out_dir: Path | None = None,
+    formats: tuple[str, ...] | list[str] = (),
+    explicit: dict[str, Path | None] | None = None,
+) -> dict[str, Path]:
+    """Write each format in ``formats`` to ``out_dir`` and each explicit path given."""
+    targets: dict[str, Path] = {}
+    if out_dir is not None:
+        targets.update({fmt: out_dir / SUFFIXES[fmt] for fmt in formats})
+    targets.update({fmt: path for fmt, path in (explicit or {}).items() if path is not None})
+    return {fmt: WRITERS[fmt](report, path) for fmt, path in targets.items()}
