@@ -31,3 +31,8 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "demo")
     code, _, _ = run_cli("check", "--quiet")
     assert code == 1
+    # As the demo says: the first run re-renders from the store, the same results.
+    assert "dlqa report 1 --html again.html" in out.replace("\n", " ")
+    code, _, err = run_cli("report", "1", "--json", "again.json", "--quiet")
+    assert code == 0, err
+    assert json.loads(Path("again.json").read_text())["results"] == document["results"]

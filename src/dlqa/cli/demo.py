@@ -77,4 +77,10 @@ def demo_command(
         )
     for fmt, path in run.written.items():
         stdout.print(f"{fmt:>5} report: {path}", highlight=False, soft_wrap=True)
+    stdout.print(
+        f"Every run is stored: `cd {directory} && dlqa report {run.run_id} --html again.html` "
+        "re-renders this one from the store alone, even after the data is gone.",
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(1 if missed or training_failures else 0)
