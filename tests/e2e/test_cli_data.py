@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -84,6 +85,27 @@ def test_snapshots_diff_shows_what_changed(dataset, tmp_path):
     assert run_cli("data", "diff")[0] == 0
     code, _, err = run_cli("data", "diff", "1", "99")
     assert code == 2 and "99" in err
+
+
+def test_diff_defaults_to_the_two_latest_snapshots_of_one_source(dataset, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(dataset / "train", other)
+    for source in (dataset, other, dataset, other):  # interleaved: 1 and 3, 2 and 4
+        assert run_cli("data", "profile", str(source), "-q", "-w", "1")[0] == 1
+    code, out, _ = run_cli("data", "diff", "--json", "d.json")
+    assert code == 0
+    document = json.loads(Path("d.json").read_text())
+    assert (document["old_snapshot"], document["new_snapshot"]) == (2, 4)
+    assert "different sources" not in out
+    # Asked for explicitly, two sources are compared, with a note that says so.
+    code, out, _ = run_cli("data", "diff", "3", "4")
+    assert code == 0 and "different sources" in out
+    # A source profiled once has nothing to compare with.
+    third = tmp_path / "third"
+    shutil.copytree(dataset / "test", third)
+    assert run_cli("data", "profile", str(third), "-q", "-w", "1")[0] in (0, 1)
+    code, _, err = run_cli("data", "diff")
+    assert code == 2 and "the only finished snapshot" in err
 
 
 def test_init_then_check_uses_the_gates(dataset, tmp_path):

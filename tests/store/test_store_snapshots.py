@@ -18,6 +18,7 @@ def add_snapshots(store: Store, sources: list[str]) -> list[int]:
                 run_id, source, f"fp-{number}", 100 + number, digest, {"number": number}
             )
         )
+    store.finish_run(run_id, "finished", 0)
     return ids
 
 
@@ -95,3 +96,22 @@ def test_snapshot_needs_its_table_in_the_artifact_store(store: Store) -> None:
     with pytest.raises(ValueError, match="not a stored artifact"):
         store.add_snapshot(run_id, "train", "fp", 1, "0" * 64, {})
     assert store.list_snapshots() == []
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted", "failed"])
+def test_snapshots_of_unfinished_runs_are_not_listed_or_latest(store: Store, status) -> None:
+    (done,) = add_snapshots(store, ["data/train"])
+    run_id = store.start_run("data.profile", "dlqa data profile", {})
+    digest = store.artifacts.put_bytes(b"half", "application/parquet")
+    partial = store.add_snapshot(run_id, "data/train", "fp-x", 5, digest, {})
+    if status != "running":
+        store.finish_run(run_id, status, 130 if status == "interrupted" else 3)
+
+    assert [s.id for s in store.list_snapshots()] == [done]
+    assert store.get_snapshot("latest").id == done
+    with pytest.raises(UsageError, match="no snapshot 'latest~1'"):
+        store.get_snapshot("latest~1")
+    # Named by id, or asked for, it is there, marked incomplete.
+    assert store.get_snapshot(partial).complete is False
+    assert store.get_snapshot(done).complete is True
+    assert [s.id for s in store.list_snapshots(include_incomplete=True)] == [partial, done]

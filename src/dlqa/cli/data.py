@@ -120,8 +120,17 @@ def snapshots_command(db: DbOption = None) -> None:
 
 @app.command("diff")
 def diff_command(
-    old: Annotated[str, typer.Argument(help="Snapshot id, 'latest' or 'latest~N'.")] = "latest~1",
-    new: Annotated[str, typer.Argument(help="Snapshot id, 'latest' or 'latest~N'.")] = "latest",
+    old: Annotated[
+        str | None,
+        typer.Argument(
+            help="Snapshot id, 'latest' or 'latest~N' [default: the snapshot of the same "
+            "source before NEW].",
+            show_default=False,
+        ),
+    ] = None,
+    new: Annotated[
+        str | None, typer.Argument(help="Snapshot id, 'latest' or 'latest~N' [default: latest].")
+    ] = None,
     db: DbOption = None,
     json_path: JsonOption = None,
     limit: Annotated[int, typer.Option(help="Ids to show per list.")] = 10,
@@ -139,7 +148,7 @@ def diff_command(
             **diff.to_dict(),
         }
         json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    _print_diff(old_snap.id, new_snap.id, diff, limit)
+    _print_diff(old_snap, new_snap, diff, limit)
     if json_path is not None:
         stdout.print(f" json: {json_path}", highlight=False)
 
@@ -149,8 +158,21 @@ def _preview(ids: list[str], limit: int) -> str:
     return ", ".join(ids[:limit]) + more
 
 
-def _print_diff(old_id: int, new_id: int, diff, limit: int) -> None:  # noqa: ANN001
-    stdout.print(f"[bold]Snapshot {old_id} -> {new_id}[/bold]")
+def _print_diff(old, new, diff, limit: int) -> None:  # noqa: ANN001
+    stdout.print(f"[bold]Snapshot {old.id} -> {new.id}[/bold] of {new.source}", highlight=False)
+    if old.source != new.source:
+        stdout.print(
+            f"[yellow]note: different sources ({old.source} and {new.source}): this compares "
+            "two datasets, not two versions of one[/yellow]",
+            highlight=False,
+        )
+    for snap in (old, new):
+        if not snap.complete:
+            stdout.print(
+                f"[yellow]note: snapshot {snap.id} comes from a run that did not finish; "
+                "its issues may be incomplete[/yellow]",
+                highlight=False,
+            )
     if diff.unchanged:
         stdout.print("identical datasets (same fingerprint)")
     changed_ids = [c["id"] + " (" + "+".join(c["changed"]) + ")" for c in diff.changed]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dlqa.config import Config, default_config
+from dlqa.core.errors import UsageError
 from dlqa.core.stages import ProgressFactory
 from dlqa.data.context import DataProfile
 from dlqa.data.snapshots import DataDiff, diff_profiles
@@ -55,18 +56,27 @@ def run_data_qa(
     return session
 
 
-def load_snapshot_profile(store: Store, ref: int | str) -> tuple[Any, DataProfile]:
-    snapshot = store.get_snapshot(ref)
-    path = store.artifacts.path(snapshot.table_digest)
-    return snapshot, DataProfile.from_parquet(path, source=snapshot.source)
-
-
 def diff_snapshots(
-    store: Store, old_ref: int | str, new_ref: int | str
+    store: Store, old_ref: int | str | None = None, new_ref: int | str | None = None
 ) -> tuple[Any, Any, DataDiff]:
-    """Compare two stored snapshots: samples, class counts, property shifts and issues."""
-    old, old_profile = load_snapshot_profile(store, old_ref)
-    new, new_profile = load_snapshot_profile(store, new_ref)
+    """Compare two stored snapshots: samples, class counts, property shifts and issues.
+
+    ``new_ref`` defaults to the latest snapshot, ``old_ref`` to the one before it *of the same
+    source* (two different datasets profiled in turn are not a change of one dataset).
+    """
+    new = store.get_snapshot("latest" if new_ref is None else new_ref)
+    if old_ref is None:
+        earlier = [s for s in store.list_snapshots(source=new.source) if s.id < new.id]
+        if not earlier:
+            raise UsageError(
+                f"snapshot {new.id} is the only finished snapshot of {new.source}",
+                hint="profile the source again, or name two snapshots: dlqa data diff A B",
+            )
+        old = earlier[0]
+    else:
+        old = store.get_snapshot(old_ref)
+    old_profile = DataProfile.from_parquet(store.artifacts.path(old.table_digest), old.source)
+    new_profile = DataProfile.from_parquet(store.artifacts.path(new.table_digest), new.source)
     diff = diff_profiles(
         old_profile,
         new_profile,

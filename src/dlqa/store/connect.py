@@ -57,7 +57,7 @@ def open_engine(raw_url: str) -> Engine:
     except (ArgumentError, TypeError, ValueError) as exc:
         raise UsageError(f"cannot use database URL {shown}: {exc}", hint=FIX_HINT) from exc
     if engine.dialect.name == "sqlite":
-        _make_sqlite_behave(engine)
+        _make_sqlite_behave(engine, writable=_sqlite_writable(url))
     try:
         _migrate(engine, shown)
     except UsageError:
@@ -95,21 +95,45 @@ def _ensure_sqlite_folder(url: URL, shown: str) -> None:
         ) from exc
 
 
-def _make_sqlite_behave(engine: Engine) -> None:
-    """Foreign keys enforced as on PostgreSQL, and transactional DDL so migrations are atomic.
+SQLITE_BUSY_TIMEOUT_MS = 60_000
 
-    pysqlite by default commits DDL outside any transaction; taking over BEGIN (the
-    recipe in SQLAlchemy's SQLite docs) makes a failed migration roll back whole.
+
+def _sqlite_writable(url: URL) -> bool:
+    """Whether dlqa can write the SQLite file (or create it): a read-only database still
+    opens for reading, and a write then fails with a message that names the file."""
+    database = url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return True
+    path = Path(database).expanduser()
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    return os.access(path.parent, os.W_OK)
+
+
+def _make_sqlite_behave(engine: Engine, *, writable: bool) -> None:
+    """Foreign keys enforced as on PostgreSQL, transactional DDL so migrations are atomic, and
+    concurrent writers that wait for each other instead of failing.
+
+    pysqlite by default commits DDL outside any transaction; taking over BEGIN (the recipe in
+    SQLAlchemy's SQLite docs) makes a failed migration roll back whole. Two processes whose
+    deferred transactions both read and then write deadlock on the lock upgrade, and SQLite
+    fails one at once ("database is locked") without waiting; ``BEGIN IMMEDIATE`` takes the
+    write lock up front, so the second waits (up to the busy timeout) instead. WAL lets
+    readers go on while one process writes.
     """
+    begin = "BEGIN IMMEDIATE" if writable else "BEGIN"
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        if writable:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
 
 def _migrate(engine: Engine, shown: str) -> None:

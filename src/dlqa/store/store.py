@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dlqa.core.errors import UsageError
@@ -58,6 +59,7 @@ class SnapshotRecord:
     n_samples: int
     table_digest: str
     summary: dict[str, Any]
+    complete: bool = True  # its run finished
 
 
 class Store:
@@ -89,10 +91,19 @@ class Store:
             provenance=to_json_safe(dict(provenance or {})),
             report={},
         )
-        with self._sessions() as session:
-            session.add(row)
-            session.commit()
-            return row.id
+        try:
+            with self._sessions() as session:
+                session.add(row)
+                session.commit()
+                return row.id
+        except OperationalError as exc:
+            if "readonly" not in str(exc).replace("read-only", "readonly"):
+                raise
+            raise UsageError(
+                f"the dlqa database {redact_url(self.url)} is read-only: {exc.orig}",
+                hint="make the file and its folder writable, or pass another database "
+                "with --db or DLQA_DATABASE_URL",
+            ) from None
 
     def add_results(self, run_id: int, results: list[CheckResult]) -> None:
         """Append ``results`` to the run, in order, and commit them at once.
@@ -221,25 +232,27 @@ class Store:
             session.commit()
             return row.id
 
-    def get_snapshot(self, ref: int | str, *, source: str | None = None) -> SnapshotRecord:
+    def get_snapshot(
+        self, ref: int | str, *, source: str | None = None, include_incomplete: bool = False
+    ) -> SnapshotRecord:
         """The snapshot named by ``ref``: an id, ``"latest"`` or ``"latest~N"`` (N before latest).
 
         ``source`` narrows ``latest`` refs to the snapshots of one source; an id is
-        looked up as it is.
+        looked up as it is. ``latest`` refs leave out snapshots of runs that did not finish
+        (interrupted, failed, or still running) unless ``include_incomplete``: their checks
+        did not all run, so a diff against them would report issues as fixed that were never
+        checked. ``SnapshotRecord.complete`` says which kind a record is.
         """
         snapshot_id, back = _parse_snapshot_ref(ref)
         with self._sessions() as session:
+            # An id names one snapshot, complete or not; 'latest' refs skip incomplete ones.
+            query = self._snapshot_query(source, include_incomplete or snapshot_id is not None)
             if snapshot_id is not None:
-                row = session.get(SnapshotRow, snapshot_id)
+                row = session.scalars(query.where(SnapshotRow.id == snapshot_id)).first()
             else:
-                query = select(SnapshotRow).order_by(SnapshotRow.id.desc())
-                if source is not None:
-                    query = query.where(SnapshotRow.source == source)
                 row = session.scalars(query.offset(back).limit(1)).first()
             if row is None:
-                count_query = select(func.count(SnapshotRow.id))
-                if source is not None:
-                    count_query = count_query.where(SnapshotRow.source == source)
+                count_query = select(func.count()).select_from(query.subquery())
                 count = session.scalar(count_query) or 0
                 where = f" of source {source!r}" if source is not None else ""
                 raise UsageError(
@@ -247,15 +260,33 @@ class Store:
                     f"({count} snapshot{'s' if count != 1 else ''} stored)",
                     hint=f"{SNAPSHOTS_HINT}; refer to one by id, 'latest' or 'latest~N'",
                 )
-            return _snapshot_record(row)
+            return _snapshot_record(row, self._run_status(session, row.run_id))
 
-    def list_snapshots(self, source: str | None = None) -> list[SnapshotRecord]:
-        """Snapshots, newest first; only those of ``source`` when given."""
+    def list_snapshots(
+        self, source: str | None = None, *, include_incomplete: bool = False
+    ) -> list[SnapshotRecord]:
+        """Snapshots of finished runs, newest first; only those of ``source`` when given."""
+        query = self._snapshot_query(source, include_incomplete)
+        with self._sessions() as session:
+            return [
+                _snapshot_record(row, self._run_status(session, row.run_id))
+                for row in session.scalars(query)
+            ]
+
+    @staticmethod
+    def _run_status(session: Session, run_id: int) -> str:
+        return session.scalar(select(RunRow.status).where(RunRow.id == run_id)) or RUN_FAILED
+
+    @staticmethod
+    def _snapshot_query(source: str | None, include_incomplete: bool) -> Any:
         query = select(SnapshotRow).order_by(SnapshotRow.id.desc())
+        if not include_incomplete:
+            query = query.join(RunRow, RunRow.id == SnapshotRow.run_id).where(
+                RunRow.status == RUN_FINISHED
+            )
         if source is not None:
             query = query.where(SnapshotRow.source == source)
-        with self._sessions() as session:
-            return [_snapshot_record(row) for row in session.scalars(query)]
+        return query
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -339,7 +370,7 @@ def _run_record(row: RunRow) -> RunRecord:
     )
 
 
-def _snapshot_record(row: SnapshotRow) -> SnapshotRecord:
+def _snapshot_record(row: SnapshotRow, run_status: str) -> SnapshotRecord:
     return SnapshotRecord(
         id=row.id,
         run_id=row.run_id,
@@ -349,4 +380,5 @@ def _snapshot_record(row: SnapshotRow) -> SnapshotRecord:
         n_samples=row.n_samples,
         table_digest=row.table_digest,
         summary=dict(row.summary),
+        complete=run_status == RUN_FINISHED,
     )
