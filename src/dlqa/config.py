@@ -35,6 +35,9 @@ class ProjectConfig(Section):
 
 class StoreConfig(Section):
     url: str | None = Field(None, description="database URL; default SQLite at .dlqa/dlqa.db")
+    artifacts: str | None = Field(
+        None, description="artifact folder; default beside a SQLite database (DLQA_ARTIFACTS)"
+    )
 
 
 class ReportConfig(Section):

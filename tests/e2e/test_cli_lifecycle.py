@@ -107,3 +107,25 @@ def test_a_usage_error_in_a_later_stage_keeps_the_data_results(dataset: Path, tm
     assert "run 1 stopped: 16 results stored" in err
     report = json.loads((tmp_path / ".dlqa/reports/run-1/report.json").read_text())
     assert report["status"] == "failed" and len(report["results"]) == 16
+
+
+def test_a_database_elsewhere_finds_its_artifacts_from_any_folder(dataset: Path, tmp_path: Path,
+                                                                  monkeypatch) -> None:  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    url = f"sqlite:///{(elsewhere / 's.db').as_posix()}"
+    work, other = tmp_path / "work", tmp_path / "other"
+    work.mkdir()
+    other.mkdir()
+    monkeypatch.chdir(work)
+    assert run_cli("data", "profile", str(dataset), "--db", url, "-q", "-w", "1")[0] == 1
+    assert run_cli("data", "profile", str(dataset), "--db", url, "-q", "-w", "1")[0] == 1
+    assert (elsewhere / "artifacts").is_dir()
+    monkeypatch.chdir(other)
+    code, out, err = run_cli("data", "diff", "--db", url)
+    assert code == 0, err
+    assert "identical datasets" in out
+    assert not (other / ".dlqa").exists()  # nothing stray where the command ran
+    # A shared artifact root, as a team would name it beside a PostgreSQL database.
+    monkeypatch.setenv("DLQA_ARTIFACTS", str(tmp_path / "shared-artifacts"))
+    assert run_cli("data", "profile", str(dataset), "--db", url, "-q", "-w", "1")[0] == 1
+    assert any((tmp_path / "shared-artifacts").rglob("*"))

@@ -28,8 +28,9 @@ def test_environment_variable_overrides_the_default(
         store.start_run("check", "dlqa check", {})
     assert elsewhere.is_file()
     assert not (tmp_path / "project" / ".dlqa" / "dlqa.db").exists()
-    # Artifacts stay with the project whatever the database.
-    assert (tmp_path / "project" / ".dlqa").is_dir()
+    # Artifacts live beside the SQLite database, so that any folder finds them.
+    assert (tmp_path / "shared" / "artifacts").is_dir()
+    assert not (tmp_path / "project" / ".dlqa").exists()
 
 
 def test_blank_environment_variable_is_ignored(

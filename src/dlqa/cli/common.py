@@ -23,6 +23,7 @@ from dlqa.config import CONFIG_FILENAME, Config, default_config, load_config
 from dlqa.core.errors import UsageError
 from dlqa.report.console import print_summary
 from dlqa.report.model import Report
+from dlqa.store import Store, open_store
 
 DbOption = Annotated[
     str | None,
@@ -100,3 +101,13 @@ def load_project_config(path: Path | None) -> Config:
     if Path(CONFIG_FILENAME).is_file():
         return load_config(CONFIG_FILENAME)
     return default_config()
+
+
+def open_configured_store(db: str | None) -> Store:
+    """The store that ``--db``, else ./dlqa.toml's [store], else the defaults name."""
+    settings = load_project_config(None)
+    return open_store(
+        db or settings.store.url,
+        project_dir=settings.base_dir,
+        artifacts=settings.store.artifacts,
+    )

@@ -18,13 +18,13 @@ from dlqa.cli.common import (
     QuietOption,
     WorkersOption,
     load_project_config,
+    open_configured_store,
     progress_bars,
     show_report,
     stdout,
 )
 from dlqa.runner import diff_snapshots, run_data_qa
 from dlqa.sources.open import open_source
-from dlqa.store import open_store
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -104,7 +104,7 @@ def profile_command(
 @app.command("snapshots")
 def snapshots_command(db: DbOption = None) -> None:
     """List stored snapshots, newest first."""
-    with open_store(db) as store:
+    with open_configured_store(db) as store:
         snapshots = store.list_snapshots()
     table = Table("id", "created", "samples", "fingerprint", "source")
     for snap in snapshots:
@@ -136,7 +136,7 @@ def diff_command(
     limit: Annotated[int, typer.Option(help="Ids to show per list.")] = 10,
 ) -> None:
     """What changed between two snapshots: samples, class counts, properties, issues."""
-    with open_store(db) as store:
+    with open_configured_store(db) as store:
         old_snap, new_snap, diff = diff_snapshots(store, old, new)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

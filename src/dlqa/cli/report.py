@@ -12,11 +12,10 @@ from dlqa.cli.common import (
     JsonOption,
     JunitOption,
     QuietOption,
-    load_project_config,
+    open_configured_store,
     show_report,
 )
 from dlqa.runner import load_report, write_reports
-from dlqa.store import open_store
 
 
 def report_command(
@@ -29,8 +28,7 @@ def report_command(
 ) -> None:
     """Show a past run again and write its HTML, JSON or JUnit report, from the store alone
     (the source data may be gone). Exit code 0, or 2 when there is no such run."""
-    settings = load_project_config(None)
-    with open_store(db or settings.store.url, project_dir=settings.base_dir) as store:
+    with open_configured_store(db) as store:
         report = load_report(store, run_id)
     written = write_reports(report, explicit={"json": json_path, "html": html, "junit": junit})
     show_report(report, written, quiet=quiet)

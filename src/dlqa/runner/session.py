@@ -88,6 +88,7 @@ class RunSession(AbstractContextManager["RunSession"]):
             self.store = open_store(
                 self._db or self.config.store.url,
                 project_dir=self.config.base_dir,
+                artifacts=self.config.store.artifacts,
             )
         try:
             command = command_line()

@@ -8,6 +8,7 @@ upgrades it to the newest revision.
 from dlqa.store.artifacts import ArtifactStore
 from dlqa.store.connect import DATABASE_URL_ENV, default_database_url, redact_url
 from dlqa.store.store import (
+    ARTIFACTS_ENV,
     RUN_FAILED,
     RUN_FINISHED,
     RUN_INTERRUPTED,
@@ -15,10 +16,12 @@ from dlqa.store.store import (
     RunRecord,
     SnapshotRecord,
     Store,
+    artifact_root,
     open_store,
 )
 
 __all__ = [
+    "ARTIFACTS_ENV",
     "DATABASE_URL_ENV",
     "RUN_FAILED",
     "RUN_FINISHED",
@@ -28,6 +31,7 @@ __all__ = [
     "RunRecord",
     "SnapshotRecord",
     "Store",
+    "artifact_root",
     "default_database_url",
     "open_store",
     "redact_url",

@@ -31,6 +31,20 @@ def default_database_url(project_dir: Path) -> str:
     return f"sqlite:///{database.as_posix()}"
 
 
+def sqlite_file(raw_url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database, memory or a ``file:`` URI)."""
+    try:
+        url = make_url(raw_url)
+    except (ArgumentError, ValueError, TypeError):
+        return None
+    database = url.database
+    if url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
 def redact_url(raw_url: str) -> str:
     """The URL as it can be shown to a person: any password replaced by ``***``."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from dlqa.core.errors import UsageError
 from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import CheckResult
 from dlqa.store.artifacts import ArtifactStore, is_digest
-from dlqa.store.connect import default_database_url, open_engine, redact_url
+from dlqa.store.connect import default_database_url, open_engine, redact_url, sqlite_file
 from dlqa.store.models import ArtifactRow, ResultRow, RunRow, SnapshotRow, utc_now
 
 RUN_RUNNING = "running"
@@ -27,6 +28,7 @@ RUN_FAILED = "failed"
 RUN_INTERRUPTED = "interrupted"
 _END_STATUSES = (RUN_FINISHED, RUN_FAILED, RUN_INTERRUPTED)
 
+ARTIFACTS_ENV = "DLQA_ARTIFACTS"
 SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
 
@@ -65,13 +67,16 @@ class SnapshotRecord:
 class Store:
     """Typed access to one dlqa database and the artifact folder of one project."""
 
-    def __init__(self, engine: Engine, url: str, project_dir: Path) -> None:
+    def __init__(
+        self, engine: Engine, url: str, project_dir: Path, artifact_root: Path | None = None
+    ) -> None:
         self.url = url
         self.project_dir = project_dir
         self._engine = engine
         # Records handed out are plain dataclasses, so rows need not outlive the session.
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self.artifacts = ArtifactStore(project_dir / ".dlqa" / "artifacts", self._sessions)
+        root = artifact_root or project_dir / ".dlqa" / "artifacts"
+        self.artifacts = ArtifactStore(root, self._sessions)
 
     # -- runs -------------------------------------------------------------------------
 
@@ -317,24 +322,46 @@ class Store:
         return row
 
 
-def open_store(url: str | None = None, project_dir: Path | str | None = None) -> Store:
+def open_store(
+    url: str | None = None,
+    project_dir: Path | str | None = None,
+    *,
+    artifacts: Path | str | None = None,
+) -> Store:
     """Open (creating and upgrading as needed) the store of the project in ``project_dir``.
 
     ``url`` defaults to ``DLQA_DATABASE_URL``, else ``<project_dir>/.dlqa/dlqa.db``;
-    ``project_dir`` defaults to the current directory. Artifacts always live in
-    ``<project_dir>/.dlqa/artifacts``.
+    ``project_dir`` defaults to the current directory. Artifacts live in ``artifacts`` when
+    given, else under ``DLQA_ARTIFACTS``, else beside a SQLite database (its folder's
+    ``artifacts``), else in ``<project_dir>/.dlqa/artifacts``: wherever the command runs, a
+    database finds its own artifacts, and a team shares a root with a PostgreSQL database.
     """
     folder = Path.cwd() if project_dir is None else Path(project_dir).expanduser()
     folder = folder.resolve()
-    try:
-        (folder / ".dlqa").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create {folder / '.dlqa'} for the dlqa store: {exc.strerror}",
-            hint="run dlqa from a project folder you can write to",
-        ) from exc
     resolved_url = default_database_url(folder) if url is None else url
-    return Store(open_engine(resolved_url), resolved_url, folder)
+    root = artifact_root(resolved_url, folder, artifacts)
+    engine = open_engine(resolved_url)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        engine.dispose()
+        raise UsageError(
+            f"cannot create the dlqa artifact folder {root}: {exc.strerror}",
+            hint=f"make it writable, or name another with [store] artifacts or {ARTIFACTS_ENV}",
+        ) from exc
+    return Store(engine, resolved_url, folder, root)
+
+
+def artifact_root(url: str, project_dir: Path, artifacts: Path | str | None = None) -> Path:
+    """Where the artifacts of the database at ``url`` live (see :func:`open_store`)."""
+    chosen = artifacts or os.environ.get(ARTIFACTS_ENV, "").strip() or None
+    if chosen is not None:
+        path = Path(chosen).expanduser()
+        return (path if path.is_absolute() else project_dir / path).resolve()
+    database = sqlite_file(url)
+    if database is not None:
+        return database.parent / "artifacts"
+    return project_dir / ".dlqa" / "artifacts"
 
 
 def _parse_snapshot_ref(ref: int | str) -> tuple[int | None, int]:
