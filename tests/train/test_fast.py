@@ -2,7 +2,9 @@
 
 import json
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +149,36 @@ def test_command_past_its_timeout_fails(tmp_path):
     result = run_fast(command=command, cwd=tmp_path, timeout=0.5)
     assert result.status is Status.FAIL
     assert "did not finish within 0.5 s" in result.summary
+
+
+def test_timeout_kills_the_commands_children_too(tmp_path):
+    # The shell starts a child that starts a grandchild; on timeout none of them may live on.
+    pid_file = tmp_path / "grandchild.pid"
+    child = script(
+        tmp_path,
+        "child.py",
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n",
+    )
+    result = run_fast(command=f"{child} && true", cwd=tmp_path, timeout=2.0)
+    assert "did not finish within 2 s" in result.summary
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A killed child that nobody reaped yet is a zombie: dead for our purpose.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
 
 
 def test_command_printing_no_losses_fails(tmp_path):

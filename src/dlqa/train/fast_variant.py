@@ -27,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import traceback
 from collections.abc import Callable, Sequence
@@ -186,15 +188,38 @@ def _run_function(
         )
 
 
+def _run_in_own_group(command: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``command`` through a shell in a process group of its own, and on timeout (or
+    Ctrl-C) kill the whole group: the shell's children (python train.py, its DataLoader
+    workers) must not outlive it."""
+    # A shell, because dlqa.toml holds the command as one line a person would type.
+    with subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise subprocess.TimeoutExpired(command, timeout, stdout, stderr) from None
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def _run_command(
     command: str, cwd: Path, timeout: float
 ) -> tuple[list[float] | None, CheckResult | None]:
     origin = f"command {command!r}"
     try:
-        # A shell, because dlqa.toml holds the command as one line a person would type.
-        completed = subprocess.run(
-            command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=timeout
-        )
+        completed = _run_in_own_group(command, cwd, timeout)
     except subprocess.TimeoutExpired as exc:
         tail = _tail(exc.stderr)
         return None, CheckResult(
