@@ -270,3 +270,11 @@ def test_fingerprint_counts_partial_arguments_and_falls_back_to_bytecode():
         made.append(metric_fingerprint(namespace["made"]))
     assert made[0] == made[1]
     assert made[0] != made[2]
+
+
+def test_metric_verification_needs_only_the_torch_extra():
+    """`pip install 'dlqa[torch]'` brings hypothesis, which verify_metric draws inputs with."""
+    from importlib.metadata import requires
+
+    torch_extra = [r for r in requires("dlqa") or [] if 'extra == "torch"' in r]
+    assert any(r.startswith("hypothesis") for r in torch_extra), torch_extra
