@@ -5,7 +5,7 @@ import pytest
 from dlqa.config import load_config, parse_config
 from dlqa.core.errors import ConfigError
 from dlqa.core.registry import all_specs
-from dlqa.starter_config import starter_config_text
+from dlqa.starter_config import SourceSummary, starter_config_text
 
 
 def write(tmp_path, text):
@@ -60,7 +60,7 @@ def test_missing_config_points_to_init(tmp_path):
 
 
 def test_starter_config_parses_back(tmp_path):
-    text = starter_config_text("data", name="p", summary="3 samples", specs=all_specs())
+    text = starter_config_text("data", name="p", summary=SourceSummary(), specs=all_specs())
     import tomllib
 
     config = parse_config(tomllib.loads(text), base_dir=tmp_path)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -106,6 +107,24 @@ def test_diff_defaults_to_the_two_latest_snapshots_of_one_source(dataset, tmp_pa
     assert run_cli("data", "profile", str(third), "-q", "-w", "1")[0] in (0, 1)
     code, _, err = run_cli("data", "diff")
     assert code == 2 and "the only finished snapshot" in err
+
+
+@pytest.mark.parametrize(
+    "name", ['say "cheese"', "back\\slash", "ünïcödé 猫", "tab\there", "a'b", "[gates]"]
+)
+def test_init_writes_valid_toml_for_any_folder_name(tmp_path, dataset, name, monkeypatch):
+    project = tmp_path / name
+    shutil.copytree(dataset, project / name)
+    monkeypatch.chdir(project)
+    code, _, err = run_cli("init", name)
+    assert code == 0, err
+    text = Path("dlqa.toml").read_text(encoding="utf-8")
+    config = tomllib.loads(text)
+    assert config["data"]["source"] == name and config["project"]["name"] == name
+    # What init found is written as comments of the file.
+    assert "#   classes: cat 18, dog 18" in text
+    assert "#   splits: test 9, train 27" in text and "#   modalities: image 36" in text
+    assert run_cli("check", "-q")[0] == 1  # and the project runs
 
 
 def test_init_then_check_uses_the_gates(dataset, tmp_path):

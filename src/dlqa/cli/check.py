@@ -26,7 +26,7 @@ from dlqa.core.registry import all_specs
 from dlqa.report.catalog import checks_markdown, format_default
 from dlqa.runner import run_configured_checks
 from dlqa.sources.open import open_source
-from dlqa.starter_config import starter_config_text
+from dlqa.starter_config import starter_config_text, summarise_source
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The project's configuration file.")
@@ -72,12 +72,7 @@ def init_command(
     """Write a starter dlqa.toml for a data folder (or manifest) after inspecting it."""
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="pass --force to overwrite it")
-    source = open_source(data)
-    labels = {s.label for s in source}
-    splits = sorted({s.split for s in source if s.split})
-    summary = f"{len(source)} samples, {len(labels)} classes" + (
-        f", splits {', '.join(splits)}" if splits else ""
-    )
+    found = summarise_source(open_source(data))
     base = output.resolve().parent
     data_path = Path(data).resolve()
     try:
@@ -86,9 +81,10 @@ def init_command(
         relative = data_path.as_posix()
     name = base.name or "dlqa-project"
     output.write_text(
-        starter_config_text(relative, name=name, summary=summary, specs=all_specs()),
+        starter_config_text(relative, name=name, summary=found, specs=all_specs()),
         encoding="utf-8",
     )
+    summary = found.line()
     stdout.print(f"wrote {output} ({summary}); run `dlqa check` next", highlight=False)
 
 
