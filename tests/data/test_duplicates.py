@@ -93,6 +93,32 @@ def test_exact_groups_from_numpy_and_arrow_arrays() -> None:
     assert find_exact_groups([]) == []
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_exact_groups_of_arrow_keys_match_the_plain_python_grouping(seed: int) -> None:
+    # Equal-length keys are grouped by sorting their bytes, others with a hash table; both
+    # must group exactly like the reference, across chunks, slices, nulls and empty keys.
+    rng = np.random.default_rng(seed)
+    values: list[str | None] = []
+    for _ in range(int(rng.integers(0, 80))):
+        draw = rng.random()
+        if draw < 0.1:
+            values.append(None)
+        elif draw < 0.15:
+            values.append("")
+        else:
+            values.append(f"{int(rng.integers(0, 8)):064x}")
+    if seed % 3 == 0 and values:
+        values[0] = "short"  # one other length: the hash-table path
+    half = len(values) // 2
+    expected = [group.tolist() for group in find_exact_groups(list(values))]
+    chunked = pa.chunked_array([values[:half], values[half:]], type=pa.string())
+    assert [g.tolist() for g in find_exact_groups(chunked)] == expected
+    padded = pa.array(["x" * 64, *values], type=pa.string()).slice(1)  # an offset array
+    assert [g.tolist() for g in find_exact_groups(padded)] == expected
+    as_binary = pa.array([None if v is None else v.encode() for v in values], type=pa.binary())
+    assert [g.tolist() for g in find_exact_groups(as_binary)] == expected
+
+
 # --- find_near_duplicate_pairs: exactness ----------------------------------------------------
 
 

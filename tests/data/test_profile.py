@@ -141,20 +141,62 @@ def test_probe_exception_for_one_sample_does_not_abort_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = build_dataset(tmp_path / "data")
-    real_probe = profile_module.probe_image_bytes
+    real_decode = profile_module.decode_image_bytes
 
-    def probe_that_crashes_on_one_file(data: bytes) -> dict:
+    def decode_that_crashes_on_one_file(data: bytes):
         if data == (tmp_path / "data" / "good_3.jpg").read_bytes():
             raise RuntimeError("probe bug")
-        return real_probe(data)
+        return real_decode(data)
 
-    monkeypatch.setattr(profile_module, "probe_image_bytes", probe_that_crashes_on_one_file)
+    monkeypatch.setattr(profile_module, "decode_image_bytes", decode_that_crashes_on_one_file)
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=5)
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
     assert info.n_samples == 11
     assert rows["good_3.jpg"]["error"] == "corrupt"
     assert rows["good_3.jpg"]["error_detail"] == "RuntimeError: probe bug"
     assert rows["good_4.png"]["error"] is None and rows["good_4.png"]["brightness"] is not None
+
+
+def test_statistics_failing_for_one_image_fail_only_that_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = build_dataset(tmp_path / "data")
+    real_statistics = profile_module.pixel_statistics_many
+
+    def statistics_that_crash_on_a_40_pixel_high_image(works):
+        if any(luma.size[1] == 43 for luma, _ in works):  # good_3.jpg is 43 pixels high
+            raise RuntimeError("statistics bug")
+        return real_statistics(works)
+
+    monkeypatch.setattr(
+        profile_module, "pixel_statistics_many", statistics_that_crash_on_a_40_pixel_high_image
+    )
+    info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=8)
+    rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
+    assert rows["good_3.jpg"]["error"] == "corrupt"
+    assert rows["good_3.jpg"]["error_detail"] == "RuntimeError: statistics bug"
+    assert rows["good_3.jpg"]["label"] == "dog" and rows["good_3.jpg"]["meta.source"] == "camera"
+    for name in ("good_0.png", "good_2.png", "good_4.png"):  # same chunk, measured alone
+        assert rows[name]["error"] is None and rows[name]["sharpness"] is not None
+
+
+def test_a_chunk_probes_exactly_like_samples_one_at_a_time(tmp_path: Path) -> None:
+    folder = tmp_path / "same_size"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    samples = []
+    for index in range(20):  # one working size (batched together) and a few others
+        size = (32, 32) if index % 4 else (40 + index, 30)
+        pixels = rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)
+        image = Image.fromarray(pixels if index % 5 else pixels[..., 0])
+        path = folder / f"{index}.png"
+        image.save(path)
+        samples.append(Sample(sample_id=path.name, index=index, path=str(path), label="x"))
+    chunk = profile_module._probe_chunk((samples, []))
+    one_by_one = pa.RecordBatch.from_pylist(
+        [probe_sample(sample) for sample in samples], schema=PROFILE_SCHEMA
+    )
+    assert chunk.to_pylist() == one_by_one.to_pylist()
 
 
 def test_probe_sample_fills_every_column(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from dlqa.core.results import CheckResult
 from dlqa.data.checks.balance import class_counts
 from dlqa.data.columns import NUMERIC_PROPERTIES
-from dlqa.data.context import DataProfile
+from dlqa.data.context import DataProfile, release_arrow_memory
 
 FINGERPRINT_PREFIX = "sha256:"
 
@@ -28,17 +28,28 @@ def dataset_fingerprint(profile: DataProfile) -> str:
     in which files were listed does not. Each row hashes as its four values (empty when
     missing) joined by tabs, with a newline; rows are built in Arrow a block at a time.
     """
-    ids = profile.ids.arrow
-    columns = [ids, profile.column("sha256"), profile.labels.arrow, profile.splits.arrow]
+    # Whole columns only as Arrow buffers; labels and splits from their integer codes.
+    ids = profile.column("sample_id").combine_chunks()
     order = pc.sort_indices(ids)  # stable, by code point as Python sorts strings
+    sha = profile.column("sha256").combine_chunks()
+    coded = []
+    for name in ("label", "split"):
+        names, codes = profile.codes(name)
+        coded.append(
+            (pa.array([*names, ""], type=pa.string()), np.where(codes < 0, len(names), codes))
+        )
     digest = hashlib.sha256()
     for start in range(0, len(order), _FINGERPRINT_ROWS):
         block = order.slice(start, _FINGERPRINT_ROWS)
-        values = [column.take(block).cast(pa.string()).fill_null("") for column in columns]
+        positions = block.to_numpy()
+        values = [ids.take(block).fill_null(""), sha.take(block).fill_null("")]
+        values += [names.take(pa.array(codes[positions])) for names, codes in coded]
         rows = pc.binary_join_element_wise(*values, "\t")
         rows = pc.binary_join_element_wise(rows, "", "\n")
         for chunk in _chunked(rows).chunks:
             digest.update(_string_bytes(chunk))
+    del ids, sha, order
+    release_arrow_memory()
     return FINGERPRINT_PREFIX + digest.hexdigest()
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dlqa.core.errors import UsageError
-from dlqa.data.probes.phash import NEUTRAL_COLOUR, colour_layout, image_signature
+from dlqa.data.probes.phash import NEUTRAL_COLOUR, colour_layouts, image_signatures
 
 # Long side of the working image, chosen by measurement (benchmarks/image_profile.py, 600-1200
 # px photo-like JPEGs at quality 85-95, 2 cores). Entropy decoding, which no draft scale can
@@ -165,62 +165,129 @@ def _colour_sample(colour: Image.Image) -> np.ndarray:
     return np.asarray(colour if colour.mode == "RGB" else colour.convert("RGB"))
 
 
-def _colorfulness(rgb: np.ndarray) -> float:
-    """Mean per-pixel max(R, G, B) - min(R, G, B)."""
+def colour_pixels(colour: Image.Image) -> np.ndarray | None:
+    """What the statistics need of the colour image: the RGB sample, or None for "L"."""
+    return None if colour.mode == "L" else _colour_sample(colour)
+
+
+def _histogram_statistics(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brightness, contrast and entropy of each image of a (k, h, w) uint8 stack.
+
+    Mean and variance come from integer sums of the 256-bin histograms (exact, so the same
+    whatever the batch); entropy is summed over each image's own histogram.
+    """
+    k = len(luma)
+    flat = luma.reshape(k, -1)
+    size = flat.shape[1]
+    counts = np.stack([np.bincount(row, minlength=256) for row in flat]).astype(np.int64)
+    levels = np.arange(256, dtype=np.int64)
+    first, second = counts @ levels, counts @ (levels * levels)
+    brightness = first / size
+    variance = (second * size - first * first) / float(size * size)
+    contrast = np.sqrt(np.maximum(variance, 0.0))
+    probabilities = counts / size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(counts > 0, probabilities * np.log2(probabilities), 0.0)
+    entropy = -terms.sum(axis=1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return brightness, contrast, entropy
+
+
+def _laplacian_variances(luma: np.ndarray) -> np.ndarray:
+    """Variance of the 4-neighbour Laplacian over the interior pixels of each image of a
+    (k, h, w) uint8 stack, from exact integer sums."""
+    k, height, width = luma.shape
+    if height < 3 or width < 3:
+        return np.zeros(k)
+    # int16 holds every value (-1020..1020) and keeps the memory traffic low.
+    pixels = luma.astype(np.int16)
+    laplacian = pixels[:, :-2, 1:-1] + pixels[:, 2:, 1:-1]
+    laplacian += pixels[:, 1:-1, :-2]
+    laplacian += pixels[:, 1:-1, 2:]
+    laplacian -= 4 * pixels[:, 1:-1, 1:-1]
+    values = laplacian.reshape(k, -1)
+    count = values.shape[1]
+    first = values.sum(axis=1, dtype=np.int64)
+    wide = values.astype(np.int32)
+    second = np.einsum("ij,ij->i", wide, wide, dtype=np.int64)
+    return np.maximum((second * count - first * first) / float(count * count), 0.0)
+
+
+def _colorfulness(rgb: np.ndarray) -> np.ndarray:
+    """Mean per-pixel max(R, G, B) - min(R, G, B) of each image of a (k, H, W, 3) stack."""
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # Elementwise over the three channel planes: a reduction along the last axis of length 3
+    # is 30 times slower.
     spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
-    return float(spread.mean(dtype=np.float64))
+    k = len(rgb)
+    return spread.reshape(k, -1).sum(axis=1, dtype=np.int64) / spread[0].size
 
 
-def _laplacian_variance(pixels: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian over the interior pixels of a uint8 luma array."""
-    if pixels.shape[0] < 3 or pixels.shape[1] < 3:
-        return 0.0
-    # int16 holds every value (-1020..1020) and halves the memory traffic of float32.
-    pixels = pixels.astype(np.int16)
-    laplacian = pixels[:-2, 1:-1] + pixels[2:, 1:-1]
-    laplacian += pixels[1:-1, :-2]
-    laplacian += pixels[1:-1, 2:]
-    laplacian -= 4 * pixels[1:-1, 1:-1]
-    values = laplacian.ravel().astype(np.float32)
-    mean = float(values.mean(dtype=np.float64))
-    return max(float(np.dot(values, values)) / values.size - mean * mean, 0.0)
+# Images of one size whose statistics are computed together: big enough that numpy's
+# per-call overhead stops mattering, small enough to keep a worker's memory low.
+_STATISTICS_BATCH = 64
 
 
 def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
     """Brightness, contrast, entropy, sharpness and pHash of the working luma, and the
     colorfulness of the decoded colour image ("L" for single-channel images: colorfulness 0)."""
-    # Brightness, contrast and entropy come from the 256-bin histogram (computed in C).
-    counts = np.asarray(luma.histogram(), dtype=np.float64)
-    probabilities = counts / counts.sum()
-    levels = np.arange(256, dtype=np.float64)
-    brightness = float(probabilities @ levels)
-    contrast = math.sqrt(max(float(probabilities @ (levels - brightness) ** 2), 0.0))
-    nonzero = probabilities[probabilities > 0]
-    entropy = float(-(nonzero * np.log2(nonzero)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return pixel_statistics_many([(luma, colour_pixels(colour))])[0]
 
-    sharpness = _laplacian_variance(np.asarray(luma))
 
-    if colour.mode != "L":
-        rgb = _colour_sample(colour)
-        colorfulness = _colorfulness(rgb)
-        is_grayscale = colorfulness < GRAYSCALE_TOLERANCE
-        layout = colour_layout(rgb)
-    else:
-        colorfulness = 0.0
-        is_grayscale = False  # the column flags colour images that hold gray pixels
-        layout = {"colour": NEUTRAL_COLOUR, "colour_center": NEUTRAL_COLOUR}
+def pixel_statistics_many(
+    images: list[tuple[Image.Image, np.ndarray | None]],
+) -> list[dict[str, Any]]:
+    """``pixel_statistics`` of many images: (working luma, ``colour_pixels``) pairs.
 
-    return {
-        "brightness": brightness,
-        "contrast": contrast,
-        "entropy": entropy,
-        "sharpness": sharpness,
-        "colorfulness": colorfulness,
-        "is_grayscale": is_grayscale,
-        **image_signature(luma),
-        **layout,
+    Images of the same working size are measured as stacks, a batch at a time: per image,
+    only the decode and two small resizes stay in Python. The values do not depend on the
+    batch (integer sums, and each image its own slice of every matrix product).
+    """
+    results: list[dict[str, Any]] = [{} for _ in images]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, (luma, rgb) in enumerate(images):
+        key = (luma.size, None if rgb is None else rgb.shape)
+        groups.setdefault(key, []).append(index)
+    for members in groups.values():
+        for start in range(0, len(members), _STATISTICS_BATCH):
+            batch = members[start : start + _STATISTICS_BATCH]
+            rows = _same_size_statistics([images[i] for i in batch])
+            for index, row in zip(batch, rows, strict=True):
+                results[index] = row
+    return results
+
+
+def _same_size_statistics(
+    images: list[tuple[Image.Image, np.ndarray | None]],
+) -> list[dict[str, Any]]:
+    lumas = [luma for luma, _ in images]
+    stack = np.stack([np.asarray(luma) for luma in lumas])
+    brightness, contrast, entropy = _histogram_statistics(stack)
+    columns: dict[str, list[Any]] = {
+        "brightness": brightness.tolist(),
+        "contrast": contrast.tolist(),
+        "entropy": entropy.tolist(),
+        "sharpness": _laplacian_variances(stack).tolist(),
     }
+    if images[0][1] is not None:
+        rgb = np.stack([pixels for _, pixels in images])
+        colorfulness = _colorfulness(rgb)
+        columns["colorfulness"] = colorfulness.tolist()
+        # the column flags colour images that hold gray pixels
+        columns["is_grayscale"] = (colorfulness < GRAYSCALE_TOLERANCE).tolist()
+        layouts = colour_layouts(rgb)
+    else:
+        columns["colorfulness"] = [0.0] * len(images)
+        columns["is_grayscale"] = [False] * len(images)
+        layouts = [{"colour": NEUTRAL_COLOUR, "colour_center": NEUTRAL_COLOUR}] * len(images)
+    signatures = image_signatures(lumas, stack)
+    return [
+        {
+            **{name: values[k] for name, values in columns.items()},
+            **signatures[k],
+            **layouts[k],
+        }
+        for k in range(len(images))
+    ]
 
 
 def _declares_more_bytes(data: bytes) -> bool:
@@ -245,12 +312,14 @@ def _decode_error(exc: BaseException, data: bytes) -> tuple[str, str]:
     return "corrupt", detail
 
 
-def probe_image_bytes(data: bytes) -> dict[str, Any]:
-    """The image probe's columns for encoded image bytes, plus ``error``/``error_detail``.
+# What the statistics need of one decoded image: its working luma and ``colour_pixels``.
+ImageWork = tuple[Image.Image, "np.ndarray | None"]
 
-    Undecodable data is a finding: ``error`` is "truncated" when the data stops early and
-    "corrupt" otherwise (including decompression bombs); the exception never escapes.
-    """
+
+def decode_image_bytes(data: bytes) -> tuple[dict[str, Any], ImageWork | None]:
+    """Decode encoded image bytes once: the image probe's columns known so far (size, mode,
+    ``error``/``error_detail``) and what ``pixel_statistics_many`` needs, or None when the
+    data does not decode. The decoded image itself is not kept (it may be large)."""
     row = empty_image_columns()
     row["error"] = None
     row["error_detail"] = None
@@ -264,14 +333,26 @@ def probe_image_bytes(data: bytes) -> dict[str, Any]:
                 mode=image.mode,
                 channels=len(image.getbands()),
             )
-            working = decode_working_image(image)
+            luma, colour = decode_working_image(image)
+            work = (luma, colour_pixels(colour))
     except Image.DecompressionBombError as exc:
         row["error"], row["error_detail"] = "corrupt", f"DecompressionBombError: {exc}"
-        return row
+        return row, None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
         row["error"], row["error_detail"] = _decode_error(exc, data)
-        return row
-    row.update(pixel_statistics(*working))
+        return row, None
+    return row, work
+
+
+def probe_image_bytes(data: bytes) -> dict[str, Any]:
+    """The image probe's columns for encoded image bytes, plus ``error``/``error_detail``.
+
+    Undecodable data is a finding: ``error`` is "truncated" when the data stops early and
+    "corrupt" otherwise (including decompression bombs); the exception never escapes.
+    """
+    row, work = decode_image_bytes(data)
+    if work is not None:
+        row.update(pixel_statistics_many([work])[0])
     return row
 
 
