@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -107,22 +108,67 @@ def test_source_can_be_iterated_twice(tmp_path: Path) -> None:
     assert len(source) == 2
 
 
-def test_images_directly_in_root_are_rejected_with_the_layout(tmp_path: Path) -> None:
-    touch(tmp_path, "loose.png", "cat/1.png")
-
-    with pytest.raises(UsageError) as error:
-        FolderSource(tmp_path)
-
-    message = str(error.value)
-    assert "'loose.png'" in message
-    assert "root/<class>/<image>" in message
+def test_a_flat_folder_is_profiled_without_labels(tmp_path: Path) -> None:
+    touch(tmp_path, "b.png", "a.png", "nested/c.png")
+    samples = list(FolderSource(tmp_path))
+    # "nested" is a class folder; the loose images have no class.
+    assert [(s.sample_id, s.label) for s in samples] == [
+        ("a.png", None), ("b.png", None), ("nested/c.png", "nested")]  # fmt: skip
 
 
-def test_images_directly_in_a_split_folder_are_rejected(tmp_path: Path) -> None:
-    touch(tmp_path, "train/loose.png", "train/cat/1.png")
+def test_images_beside_class_folders_are_unlabelled_samples(tmp_path: Path) -> None:
+    touch(tmp_path, "loose.png", "cat/1.png", "train_extra/x.png")
+    labels = {s.sample_id: s.label for s in FolderSource(tmp_path)}
+    assert labels == {"loose.png": None, "cat/1.png": "cat", "train_extra/x.png": "train_extra"}
 
-    with pytest.raises(UsageError, match=r"directly in split folder .*'loose.png'"):
-        FolderSource(tmp_path)
+
+def test_images_directly_in_a_split_folder_are_unlabelled(tmp_path: Path) -> None:
+    touch(tmp_path, "train/loose.png", "train/cat/1.png", "test/cat/2.png")
+    samples = {s.sample_id: (s.label, s.split) for s in FolderSource(tmp_path)}
+    assert samples["train/loose.png"] == (None, "train")
+    assert samples["train/cat/1.png"] == ("cat", "train")
+
+
+def test_a_symlink_back_to_the_root_does_not_relabel_the_dataset(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/1.png", "dog/2.png", "bird/3.png")
+    (tmp_path / "bird" / "loop").symlink_to("..", target_is_directory=True)
+    source = FolderSource(tmp_path)
+    labels = {s.sample_id: s.label for s in source}
+    assert labels == {"bird/3.png": "bird", "cat/1.png": "cat", "dog/2.png": "dog"}
+    assert [entry["path"] for entry in source.skipped] == ["bird/loop"]
+    assert "already read" in source.skipped[0]["reason"]
+
+
+def test_a_symlink_out_of_the_root_is_not_followed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "data", tmp_path / "outside"
+    touch(root, "cat/1.png")
+    touch(outside, "x.png")
+    (root / "cat" / "more").symlink_to(outside, target_is_directory=True)
+    (root / "dog").symlink_to(outside, target_is_directory=True)
+    source = FolderSource(root)
+    assert [s.sample_id for s in source] == ["cat/1.png"]
+    assert sorted(e["path"] for e in source.skipped) == ["cat/more", "dog"]
+    assert all("outside the data root" in e["reason"] for e in source.skipped)
+
+
+def test_dangling_symlinks_and_fifos_are_samples_for_the_probe_to_report(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/1.png")
+    (tmp_path / "cat" / "annexed.png").symlink_to(tmp_path / "missing" / "content")
+    os.mkfifo(tmp_path / "cat" / "pipe.png")
+    assert [s.sample_id for s in FolderSource(tmp_path)] == [
+        "cat/1.png", "cat/annexed.png", "cat/pipe.png"]  # fmt: skip
+
+
+def test_a_name_that_is_not_utf8_is_a_sample_shown_losslessly(tmp_path: Path) -> None:
+    touch(tmp_path, "cat/1.png")
+    raw = os.path.join(os.fsencode(tmp_path), b"cat", b"\xff\xfe.png")
+    with open(raw, "wb") as handle:
+        handle.write(b"x")
+    samples = {s.sample_id: s for s in FolderSource(tmp_path)}
+    assert set(samples) == {"cat/1.png", "cat/\\xff\\xfe.png"}
+    odd = samples["cat/\\xff\\xfe.png"]
+    odd.sample_id.encode("utf-8")  # storable anywhere
+    assert os.fsencode(odd.path) == raw  # and the file is still found by its real name
 
 
 def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:

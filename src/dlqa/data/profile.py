@@ -19,10 +19,16 @@ import pyarrow.parquet as pq
 from dlqa.core.errors import UsageError
 from dlqa.data.columns import META_PREFIX, PROFILE_COLUMNS, PROFILE_SCHEMA
 from dlqa.data.probes.file import read_file_bytes
-from dlqa.data.probes.image import probe_array, probe_image_bytes
+from dlqa.data.probes.image import (
+    ImageWork,
+    decode_image_bytes,
+    pixel_statistics_many,
+    probe_array,
+)
 from dlqa.execute.base import Executor
 from dlqa.execute.local import get_executor
 from dlqa.sources.base import Sample, Source
+from dlqa.sources.folder import display_name
 
 # Rows buffered before a Parquet row group is written: big enough for efficient reads, small
 # enough to keep memory flat (measured: with 16,384 the parent's peak grew by 22 MB between
@@ -44,27 +50,37 @@ def probe_sample(sample: Sample) -> dict[str, Any]:
     In-memory samples (``array`` set) go through ``probe_array``; files are read once, then
     hashed and decoded from the same bytes. File and image errors are findings in the row.
     """
+    row, work = _decode_sample(sample)
+    if work is not None:
+        row.update(pixel_statistics_many([work])[0])
+    return row
+
+
+def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
+    """The row of one sample without its pixel statistics, and what they need (None when
+    there is nothing to measure, or the sample is already fully probed)."""
     row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS)
     row.update(
         sample_id=sample.sample_id,
         index=sample.index,
-        path=sample.path,
+        path=storable_path(sample.path),
         label=None if sample.label is None else str(sample.label),
         split=None if sample.split is None else str(sample.split),
     )
     if sample.array is not None:
         row.update(probe_array(sample.array))
-        return row
+        return row, None
     if sample.path is None:
         row["error"] = "unreadable"
         row["error_detail"] = "the sample has neither a path nor an array"
-        return row
+        return row, None
     data, file_row = read_file_bytes(sample.path)
     row.update(file_row)
-    if data is not None:
-        image_row = probe_image_bytes(data)
-        row.update(image_row)
-    return row
+    if data is None:
+        return row, None
+    image_row, work = decode_image_bytes(data)
+    row.update(image_row)
+    return row, work
 
 
 def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
@@ -73,13 +89,18 @@ def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
     row.update(
         sample_id=sample.sample_id,
         index=sample.index,
-        path=sample.path,
+        path=storable_path(sample.path),
         label=None if sample.label is None else str(sample.label),
         split=None if sample.split is None else str(sample.split),
         error="unreadable" if isinstance(exc, OSError) else "corrupt",
         error_detail=f"{type(exc).__name__}: {exc}",
     )
     return row
+
+
+def storable_path(path: str | None) -> str | None:
+    # A file name that is not UTF-8 is stored with its bytes escaped (Arrow strings are UTF-8).
+    return None if path is None else display_name(path)
 
 
 def profile_schema(meta_keys: list[str]) -> pa.Schema:
@@ -90,19 +111,48 @@ def profile_schema(meta_keys: list[str]) -> pa.Schema:
 
 
 def _probe_chunk(task: tuple[list[Sample], list[str]]) -> pa.RecordBatch:
-    """Executor task: probe a chunk of samples into one record batch (runs in a worker)."""
+    """Executor task: probe a chunk of samples into one record batch (runs in a worker).
+
+    Each sample is read and decoded in turn; the pixel statistics of the chunk's images are
+    then computed together (``pixel_statistics_many``), which for small images is most of the
+    probe's time saved. Only the chunk's rows are ever Python objects.
+    """
     samples, meta_keys = task
-    rows = []
+    rows: list[dict[str, Any]] = []
+    works: list[tuple[int, ImageWork]] = []  # (row, what its statistics need)
     for sample in samples:
         try:
-            row = probe_sample(sample)
+            row, work = _decode_sample(sample)
         except Exception as exc:  # one bad sample must never abort the whole profile
-            row = _failed_probe_row(sample, exc)
+            row, work = _failed_probe_row(sample, exc), None
+        if work is not None:
+            works.append((len(rows), work))
+        rows.append(row)
+    _add_pixel_statistics(rows, works, samples)
+    for row, sample in zip(rows, samples, strict=True):
         for key in meta_keys:
             value = sample.metadata.get(key)
             row[META_PREFIX + key] = None if value is None else str(value)
-        rows.append(row)
     return pa.RecordBatch.from_pylist(rows, schema=profile_schema(meta_keys))
+
+
+def _add_pixel_statistics(
+    rows: list[dict[str, Any]], works: list[tuple[int, ImageWork]], samples: list[Sample]
+) -> None:
+    if not works:
+        return
+    try:
+        statistics = pixel_statistics_many([work for _, work in works])
+    except Exception:  # measure one at a time, so that only the sample at fault fails
+        statistics = []
+        for index, work in works:
+            try:
+                statistics.append(pixel_statistics_many([work])[0])
+            except Exception as exc:
+                rows[index] = _failed_probe_row(samples[index], exc)
+                statistics.append({})
+    for (index, _), values in zip(works, statistics, strict=True):
+        rows[index].update(values)
 
 
 def _chunks(samples: Iterable[Sample], chunk_size: int) -> Iterator[list[Sample]]:

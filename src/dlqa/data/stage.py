@@ -89,6 +89,8 @@ def build_data_context(run: StageRun) -> DataProfile:
             "snapshot_id": snapshot_id,
             "table_artifact": digest,
             "workers": run.workers or os.cpu_count(),
+            # Folder entries not followed (directory symlinks out of the root, cycles).
+            "skipped": list(getattr(source, "skipped", [])),
         },
         class_counts=class_counts(profile),
         histograms=_histograms(profile),
@@ -101,19 +103,25 @@ def store_evidence_thumbnails(
 ) -> None:
     """Thumbnails of the samples that views show (the top of each evidence list), stored as
     artifacts so that a report re-rendered later needs no source files."""
-    wanted = _evidence_ids(results)
+    wanted = sorted(_evidence_ids(results))
     if not wanted:
         return
-    paths = profile.strings("path")
+    rows = profile.rows_of(wanted)
+    # Only samples that decoded: a FIFO or a device must never be opened again here.
+    known = rows >= 0
+    ids = [sample_id for sample_id, ok in zip(wanted, known, strict=True) if ok]
+    rows = rows[known]
+    decoded = profile.decoded[rows]
+    paths = profile.take_values("path", rows)
     thumbnails: dict[str, str] = {}
-    for index, sample_id in enumerate(profile.ids):
-        if sample_id not in wanted or not paths[index]:
+    for sample_id, path, ok in zip(ids, paths, decoded, strict=True):
+        if not ok or not path:
             continue
         try:
-            data = make_thumbnail(paths[index])
+            data = make_thumbnail(path)
         except Exception:  # a file that does not decode shows as a text tile; its check says why
             continue
-        thumbnails[str(sample_id)] = run.store.artifacts.put_bytes(data, THUMBNAIL_MEDIA_TYPE)
+        thumbnails[sample_id] = run.store.artifacts.put_bytes(data, THUMBNAIL_MEDIA_TYPE)
     run.report_parts["thumbnails"] = thumbnails
 
 

@@ -41,8 +41,26 @@ def _entry_name(entry: os.DirEntry[str]) -> str:
     return entry.name
 
 
-def _stray_images(entries: list[os.DirEntry[str]]) -> list[str]:
-    return [e.name for e in entries if is_image_file_name(e.name) and e.is_file()]
+def display_name(text: str) -> str:
+    """A file or folder name as text that any store and view can hold: a name that is not
+    valid UTF-8 (read with surrogate escapes) shows its bytes as ``\\xff``, losslessly."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+
+
+def _is_candidate_file(entry: os.DirEntry[str]) -> bool:
+    """An image by its name that is not a folder: regular files, and also dangling symlinks,
+    FIFOs and devices, which the file probe then reports as unreadable with the reason (a
+    git-annex or DVC checkout whose content is missing must not look clean)."""
+    if not is_image_file_name(entry.name):
+        return False
+    try:
+        return not entry.is_dir()
+    except OSError:
+        return True
 
 
 class FolderSource:
@@ -50,9 +68,14 @@ class FolderSource:
 
     The split layout is used when every visible top-level folder is a split name (``train``,
     ``val``, ``test``, ...); the split value keeps the folder's own spelling. Class folders may
-    hold sub-folders: every image below a class folder takes that class as its label.
+    hold sub-folders: every image below a class folder takes that class as its label. Images
+    directly in the root (or directly in a split folder) are unlabelled samples: a flat folder
+    of images is profiled without labels.
 
-    Only the sorted list of relative paths is kept in memory; samples are built while iterating.
+    A directory symlink is followed only when it stays inside the root and leads to a folder
+    not yet read (no cycles, no second label for the same files); ``skipped`` lists what was
+    not followed and why. Only the sorted list of relative paths is kept in memory; samples
+    are built while iterating.
     """
 
     kind = "folder"
@@ -72,7 +95,8 @@ class FolderSource:
                 f"{FOLDER_LAYOUT_HINT}",
             )
         self.root = str(root_path.resolve())
-        self.has_splits, self._relative_paths = _scan_tree(self.root)
+        self.skipped: list[dict[str, str]] = []
+        self.has_splits, self._relative_paths = _scan_tree(self.root, self.skipped)
         if not self._relative_paths:
             raise UsageError(
                 f"no image files found under {self.root!r}",
@@ -87,72 +111,91 @@ class FolderSource:
         label_part = 1 if self.has_splits else 0
         for index, relative_path in enumerate(self._relative_paths):
             parts = relative_path.split("/")
+            # The class is the first folder (below the split); a file directly above it
+            # has none.
+            labelled = len(parts) > label_part + 1
             yield Sample(
-                sample_id=relative_path,
+                sample_id=display_name(relative_path),
                 index=index,
                 path=os.path.join(self.root, *parts),
-                label=parts[label_part],
-                split=parts[0] if self.has_splits else None,
+                label=display_name(parts[label_part]) if labelled else None,
+                split=display_name(parts[0]) if self.has_splits else None,
             )
 
     def __repr__(self) -> str:
         return f"FolderSource({self.root!r}, samples={len(self)}, splits={self.has_splits})"
 
 
-def _scan_tree(root: str) -> tuple[bool, list[str]]:
+def _scan_tree(root: str, skipped: list[dict[str, str]]) -> tuple[bool, list[str]]:
     """Return (split layout?, sorted POSIX paths of images relative to ``root``)."""
     top_entries = _visible_entries(root)
-    stray = _stray_images(top_entries)
-    if stray:
-        raise UsageError(
-            f"{len(stray)} image file(s) lie directly in {root!r} (e.g. {stray[0]!r}), "
-            "so they have no class",
-            hint=f"move each image into a folder named after its class; {FOLDER_LAYOUT_HINT}",
-        )
     top_folders = [e for e in top_entries if e.is_dir()]
     has_splits = bool(top_folders) and all(e.name.lower() in SPLIT_NAMES for e in top_folders)
-    visited: set[tuple[int, int]] = set()
-    relative_paths: list[str] = []
+    walk = _Walk(root, skipped)
+    relative_paths: list[str] = [e.name for e in top_entries if _is_candidate_file(e)]
+    walk.enter(root)
     if has_splits:
         for split_entry in top_folders:
+            if not walk.enter(split_entry.path, shown=split_entry.name):
+                continue
             split_entries = _visible_entries(split_entry.path)
-            stray = _stray_images(split_entries)
-            if stray:
-                raise UsageError(
-                    f"{len(stray)} image file(s) lie directly in split folder "
-                    f"{split_entry.path!r} (e.g. {stray[0]!r}), so they have no class",
-                    hint=f"move each image into a class folder inside the split; "
-                    f"{FOLDER_LAYOUT_HINT}",
-                )
+            prefix = f"{split_entry.name}/"
+            relative_paths += [prefix + e.name for e in split_entries if _is_candidate_file(e)]
             for class_entry in split_entries:
                 if class_entry.is_dir():
-                    prefix = f"{split_entry.name}/{class_entry.name}/"
-                    _collect_images(class_entry.path, prefix, relative_paths, visited)
+                    walk.collect(class_entry.path, f"{prefix}{class_entry.name}/", relative_paths)
     else:
         for class_entry in top_folders:
-            _collect_images(class_entry.path, f"{class_entry.name}/", relative_paths, visited)
+            walk.collect(class_entry.path, f"{class_entry.name}/", relative_paths)
     relative_paths.sort()
     return has_splits, relative_paths
 
 
-def _collect_images(
-    folder: str, prefix: str, out: list[str], visited: set[tuple[int, int]]
-) -> None:
-    """Append ``prefix + name`` for every image below ``folder`` (recursively)."""
-    # Symlinked folders are followed, so remember each folder's identity to avoid loops.
-    stat = os.stat(folder)
-    identity = (stat.st_dev, stat.st_ino)
-    if identity in visited:
-        return
-    visited.add(identity)
-    pending_folders: list[tuple[str, str]] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if _is_hidden(entry.name):
-                continue
-            if entry.is_dir():
-                pending_folders.append((entry.path, f"{prefix}{entry.name}/"))
-            elif is_image_file_name(entry.name) and entry.is_file():
-                out.append(prefix + entry.name)
-    for sub_folder, sub_prefix in pending_folders:
-        _collect_images(sub_folder, sub_prefix, out, visited)
+class _Walk:
+    """Reads folders below the root once each, following directory symlinks only inside it."""
+
+    def __init__(self, root: str, skipped: list[dict[str, str]]) -> None:
+        self.root = os.path.realpath(root)
+        self.skipped = skipped
+        self.visited: set[tuple[int, int]] = set()
+
+    def enter(self, folder: str, shown: str | None = None) -> bool:
+        """Whether to read ``folder``: inside the root and not read yet (else say why not)."""
+        real = os.path.realpath(folder)
+        if shown is not None and os.path.islink(folder):
+            inside = real == self.root or real.startswith(self.root + os.sep)
+            if not inside:
+                self._skip(shown, f"a symlink to {display_name(real)}, outside the data root")
+                return False
+        try:
+            stat = os.stat(folder)
+        except OSError as exc:
+            self._skip(shown or folder, f"cannot be read: {exc.strerror}")
+            return False
+        identity = (stat.st_dev, stat.st_ino)
+        if identity in self.visited:
+            if shown is not None:
+                self._skip(shown, "a symlink to a folder that is already read (a cycle or a "
+                           "second label for the same files)")  # fmt: skip
+            return False
+        self.visited.add(identity)
+        return True
+
+    def collect(self, folder: str, prefix: str, out: list[str]) -> None:
+        """Append ``prefix + name`` for every image below ``folder`` (recursively)."""
+        if not self.enter(folder, shown=prefix.rstrip("/")):
+            return
+        pending_folders: list[tuple[str, str]] = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _is_hidden(entry.name):
+                    continue
+                if entry.is_dir():
+                    pending_folders.append((entry.path, f"{prefix}{entry.name}/"))
+                elif _is_candidate_file(entry):
+                    out.append(prefix + entry.name)
+        for sub_folder, sub_prefix in sorted(pending_folders):
+            self.collect(sub_folder, sub_prefix, out)
+
+    def _skip(self, shown: str, reason: str) -> None:
+        self.skipped.append({"path": display_name(shown), "reason": reason})

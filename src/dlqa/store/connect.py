@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +60,10 @@ def open_engine(raw_url: str) -> Engine:
     shown = redact_url(raw_url)
     url = _parse(raw_url, shown)
     _ensure_sqlite_folder(url, shown)
+    # pysqlite's own wait for a lock, in seconds, as long as the busy timeout.
+    options = {"connect_args": {"timeout": 60}} if url.get_backend_name() == "sqlite" else {}
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, **options)
     except NoSuchModuleError as exc:
         raise UsageError(f"unknown database driver in {shown}: {exc}", hint=FIX_HINT) from exc
     except ImportError as exc:
@@ -143,7 +147,10 @@ def _make_sqlite_behave(engine: Engine, *, writable: bool) -> None:
         dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
         if writable:
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            # Another process may hold the lock while switching: it sets WAL for both, and a
+            # database in rollback mode still works, only with less concurrency.
+            with contextlib.suppress(sqlite3.OperationalError):
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
