@@ -6,6 +6,7 @@ import typer
 
 from dlqa import __version__
 from dlqa.cli import check, data, demo, report, train
+from dlqa.cli.common import FLAG
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -33,7 +34,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version.",
+        metavar=FLAG,
     ),
 ) -> None:
     """dlqa: verdict, value, threshold and evidence for every check."""

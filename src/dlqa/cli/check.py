@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from dlqa.cli.common import (
+    FLAG,
     AllowInconclusiveOption,
     DbOption,
     HtmlOption,
@@ -67,7 +68,9 @@ def init_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")] = Path(
         CONFIG_FILENAME
     ),
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing file.", metavar=FLAG)
+    ] = False,
 ) -> None:
     """Write a starter dlqa.toml for a data folder (or manifest) after inspecting it."""
     if output.exists() and not force:
@@ -90,7 +93,8 @@ def init_command(
 
 def checks_command(
     markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print docs/checks.md instead of a table.")
+        bool,
+        typer.Option("--markdown", help="Print docs/checks.md instead of a table.", metavar=FLAG),
     ] = False,
 ) -> None:
     """List every check id with its level and default parameters."""

@@ -25,6 +25,8 @@ from dlqa.report.console import print_summary
 from dlqa.report.model import Report
 from dlqa.store import Store, open_store
 
+# Boolean options are flags: an empty metavar keeps typer from showing them as "<bool>".
+FLAG = ""
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -45,13 +47,15 @@ HtmlOption = Annotated[
 ]
 JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
 QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress bar and no summary table.")
+    bool,
+    typer.Option("--quiet", "-q", help="No progress bar and no summary table.", metavar=FLAG),
 ]
 AllowInconclusiveOption = Annotated[
     bool,
     typer.Option(
         "--allow-inconclusive",
         help="Inconclusive results (too little data to decide) do not fail the run.",
+        metavar=FLAG,
     ),
 ]
 
