@@ -59,3 +59,6 @@ NUMERIC_PROPERTIES = (
 )
 
 META_PREFIX = "meta."
+
+# The `error` of a sample on which dlqa's own probe code raised: a bug in dlqa, not in the file.
+PROBE_ERROR = "probe_error"

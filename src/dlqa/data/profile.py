@@ -7,6 +7,7 @@ batch); batches are appended in source order, so memory stays flat whatever the 
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlqa.core.errors import UsageError
-from dlqa.data.columns import META_PREFIX, PROFILE_COLUMNS, PROFILE_SCHEMA
+from dlqa.data.columns import META_PREFIX, PROBE_ERROR, PROFILE_COLUMNS, PROFILE_SCHEMA
 from dlqa.data.probes.file import read_file_bytes
 from dlqa.data.probes.image import (
     ImageWork,
@@ -84,7 +85,13 @@ def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
 
 
 def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
-    """The row of a sample whose probe raised: the run goes on, the sample carries the error."""
+    """The row of a sample whose probe raised: the run goes on, the sample carries the error.
+
+    Decoders' failures are caught inside the probes and are findings about the file; what
+    reaches here is an OSError (the file could not be read), a UsageError (an in-memory array
+    of the wrong kind), or a bug in dlqa's probe code, which is said as such, with where it
+    happened, so that the file is not blamed for it.
+    """
     row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS)
     row.update(
         sample_id=sample.sample_id,
@@ -92,10 +99,29 @@ def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
         path=storable_path(sample.path),
         label=None if sample.label is None else str(sample.label),
         split=None if sample.split is None else str(sample.split),
-        error="unreadable" if isinstance(exc, OSError) else "corrupt",
-        error_detail=f"{type(exc).__name__}: {exc}",
+        error=_probe_failure_kind(exc),
+        error_detail=f"{type(exc).__name__}: {exc}{_where(exc)}",
     )
     return row
+
+
+def _probe_failure_kind(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return "unreadable"
+    if isinstance(exc, UsageError):
+        return "corrupt"
+    return PROBE_ERROR
+
+
+def _where(exc: Exception) -> str:
+    """`` (in file.py:123, function)`` for a bug in dlqa's code; "" for the others."""
+    if isinstance(exc, (OSError, UsageError)):
+        return ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (in {os.path.basename(last.filename)}:{last.lineno}, {last.name})"
 
 
 def storable_path(path: str | None) -> str | None:

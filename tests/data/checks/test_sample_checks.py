@@ -33,6 +33,21 @@ def test_unreadable_lists_each_broken_file_with_its_reason(make_profile):
     assert result.details["by_kind"] == {"empty": 1, "truncated": 1}
 
 
+def test_a_probe_bug_is_an_error_of_dlqa_not_a_broken_file(make_profile):
+    detail = "KeyError: 'luma' (in image.py:120, pixel_statistics_many)"
+    profile = make_profile(
+        [
+            {"sample_id": "ok.jpg"},
+            {"sample_id": "cut.jpg", "error": "truncated", "error_detail": "truncated"},
+            {"sample_id": "fine.png", "error": "probe_error", "error_detail": detail},
+        ]
+    )
+    result = run("data.unreadable", profile)
+    assert result.status is Status.ERROR
+    assert "a bug in dlqa, not in these files" in result.summary and detail in result.summary
+    assert ids(result) == ["fine.png"]
+
+
 def test_unreadable_passes_on_clean_data(make_profile):
     result = run("data.unreadable", make_profile([{"sample_id": "a"}, {"sample_id": "b"}]))
     assert result.status is Status.PASS and result.evidence == [] and result.value == 0.0

@@ -10,8 +10,9 @@ import numpy as np
 
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
-from dlqa.core.results import CheckResult
+from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.checks._common import flagged_fraction_result, max_fraction_param
+from dlqa.data.columns import PROBE_ERROR
 from dlqa.data.context import DataProfile
 
 _MAX_FRACTION = max_fraction_param(0.0)
@@ -33,6 +34,9 @@ def check_unreadable(profile: DataProfile, params: dict[str, Any]) -> CheckResul
     flagged = np.flatnonzero(~profile.decoded)
     errors = profile.strings("error").take(flagged)
     details = profile.strings("error_detail").take(flagged)
+    bugs = [k for k, error in enumerate(errors) if error == PROBE_ERROR]
+    if bugs:
+        return _probe_bug_result(profile, flagged[bugs], [details[k] for k in bugs])
     reasons = [
         f"{error}: {detail}" if detail else str(error)
         for error, detail in zip(errors, details, strict=True)
@@ -250,4 +254,28 @@ def check_odd_size(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
         ),
         values=aspect[flagged],
         reasons=reasons,
+    )
+
+
+def _probe_bug_result(profile: DataProfile, rows: np.ndarray, details: list[str]) -> CheckResult:
+    """dlqa's probe crashed on some samples: an ``error`` that names the bug, never a finding
+    about the user's files (which were not judged)."""
+    first = details[0]
+    return CheckResult(
+        "data.unreadable",
+        Status.ERROR,
+        f"dlqa's probe crashed on {len(rows)} of {profile.n} samples, a bug in dlqa, not in "
+        f"these files: {first}",
+        evidence=[
+            Evidence(
+                "samples",
+                [
+                    {"id": sid, "reason": detail}
+                    for sid, detail in zip(profile.ids.take(rows), details, strict=True)
+                ],
+                len(rows),
+                "samples the probe could not judge",
+            )
+        ],
+        details={"probe_errors": len(rows), "first": first},
     )
