@@ -59,7 +59,8 @@ def reference_fingerprint(profile: DataProfile) -> str:
 def reference_class_counts(profile: DataProfile) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter] = {"all": Counter()}
     for label, split in zip(list(profile.labels), list(profile.splits), strict=True):
-        label = "(none)" if label is None else label
+        if label is None:  # unlabelled samples are not a class
+            continue
         counts["all"][label] += 1
         if split is not None:
             counts.setdefault(split, Counter())[label] += 1

@@ -92,6 +92,28 @@ def test_class_balance_svg_escapes_labels_and_survives_dollar_signs() -> None:
     assert "cost $5 and $6" in svg  # literal, not mathtext
 
 
+def test_class_balance_svg_keeps_cjk_class_names_as_readable_text() -> None:
+    import re
+    import warnings
+
+    xss = "<img src=x onerror=alert(1)>"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Glyph ... missing from font" noise either
+        svg = class_balance_svg({"train": {"猫": 30, "犬": 12, xss: 2}, "検証": {"고양이": 5}})
+    found = re.findall(r'<text style="([^"]*)"[^>]*>([^<]*)</text>', svg)
+    by_text = {text: style for style, text in found}
+    for name in ("猫", "犬", "고양이", "検証"):
+        # Text, not glyph paths (no tofu boxes): the browser's fonts draw it, and the
+        # font-family names CJK families before the generic fallback.
+        assert name in by_text, name
+        family = by_text[name].split("font-family:")[1]
+        assert "'Noto Sans CJK JP'" in family and family.index("Noto") < family.index("sans-serif")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in svg
+    assert "<img" not in svg and "onerror=alert(1)>" not in svg
+    # Charts of Latin names stay as small as before: no CJK families written.
+    assert "CJK" not in class_balance_svg({"all": {"cat": 3, "dog": 4}})
+
+
 def test_class_balance_with_many_classes_says_what_is_hidden() -> None:
     counts = {f"class{i:03d}": 1000 - i for i in range(100)}
     svg = class_balance_svg({"all": counts})

@@ -185,28 +185,93 @@ def test_missing_id_column_is_an_error(tmp_path: Path) -> None:
         ManifestSource(manifest, id_column="uid")
 
 
-def test_empty_and_nan_labels_name_the_rows(tmp_path: Path) -> None:
-    make_images(tmp_path, *(f"{i}.png" for i in range(5)))
-    manifest = write_csv(
-        tmp_path / "m.csv", "path,label\n0.png,a\n1.png,\n2.png,b\n3.png,NaN\n4.png,  "
+def test_na_like_labels_are_class_names_and_only_an_empty_cell_is_unlabelled(tmp_path: Path):
+    names = ["NA", "null", "None", "nan", "N/A", "NaN", "NULL", "#N/A", "none"]
+    make_images(tmp_path, *(f"{i}.png" for i in range(len(names) + 3)))
+    rows = [f"{i}.png,{name},{name}" for i, name in enumerate(names)]
+    k = len(names)
+    rows += [f"{k}.png,,", f'{k + 1}.png,"",x', f"{k + 2}.png,   ,y"]
+    manifest = write_csv(tmp_path / "m.csv", "path,label,note\n" + "\n".join(rows))
+
+    samples = list(ManifestSource(manifest))
+
+    assert [s.label for s in samples] == [*names, None, None, None]
+    assert [s.metadata["note"] for s in samples[:k]] == names
+    assert samples[k].metadata == {"note": None}  # an empty metadata cell is still missing
+
+
+def test_null_and_nan_labels_in_parquet_and_jsonl_are_unlabelled(tmp_path: Path) -> None:
+    make_images(tmp_path, "a.png", "b.png", "c.png")
+    pq.write_table(
+        pa.table({"path": ["a.png", "b.png", "c.png"], "label": [1.0, float("nan"), None]}),
+        tmp_path / "m.pq",
     )
+    assert [s.label for s in ManifestSource(tmp_path / "m.pq")] == ["1", None, None]
+
+    rows = [{"path": "a.png", "label": "None"}, {"path": "b.png", "label": None}]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [s.label for s in ManifestSource(tmp_path / "m.jsonl")] == ["None", None]
+
+
+def test_empty_paths_name_the_rows(tmp_path: Path) -> None:
+    make_images(tmp_path, "0.png", "2.png")
+    manifest = write_csv(tmp_path / "m.csv", "path,label\n0.png,a\n,b\n2.png,c\n  ,d")
 
     with pytest.raises(UsageError) as error:
         ManifestSource(manifest)
 
     message = str(error.value)
-    assert "3 row(s) have an empty or missing label" in message
-    assert "data rows 2, 4, 5" in message
+    assert "2 row(s) have an empty or missing path in column 'path'" in message
+    assert "data rows 2, 4" in message
+    assert "do not exist" not in message and "duplicate" not in message
 
 
-def test_nan_float_labels_in_parquet_are_rejected(tmp_path: Path) -> None:
+def test_every_problem_is_reported_at_once_with_row_numbers(tmp_path: Path) -> None:
     make_images(tmp_path, "a.png", "b.png")
-    pq.write_table(
-        pa.table({"path": ["a.png", "b.png"], "label": [1.0, float("nan")]}), tmp_path / "m.pq"
-    )
+    lines = ["id,path,label", "k1,a.png,x", "k1,b.png,y", ",a.png,z", "k2,gone.png,NA"]
+    lines += ["d,b.png,x" for _ in range(8)]  # one id repeated on many rows
+    manifest = write_csv(tmp_path / "m.csv", "\n".join(lines))
 
-    with pytest.raises(UsageError, match="data rows 2 "):
-        ManifestSource(tmp_path / "m.pq")
+    with pytest.raises(UsageError) as error:
+        ManifestSource(manifest, id_column="id", split_column="subset")
+
+    message = str(error.value)
+    assert "has 4 problems" in message
+    assert "no split column 'subset'" in message and "--split-column" in message
+    assert "1 row(s) have an empty or missing id in column 'id'; data rows 3 " in message
+    assert "1 of 12 listed file(s) do not exist: 'gone.png' (row 4)" in message
+    assert "2 duplicate ids in column 'id': 'k1' (rows 1, 2), 'd' (rows 5, 6, 7, 8, 9, " in message
+    assert "(8 in all)" in message  # the rows of one value are capped too
+    assert "fix: each row must name a different sample" in message
+    assert "header not counted" in message
+
+
+def test_missing_columns_are_reported_together(tmp_path: Path) -> None:
+    manifest = write_csv(tmp_path / "m.csv", "file,Label\na.png,x")
+
+    with pytest.raises(UsageError) as error:
+        ManifestSource(manifest, id_column="uid")
+
+    message = str(error.value)
+    assert "has 3 problems" in message
+    assert "no path column 'path'" in message
+    assert "no label column 'label' (did you mean 'Label'?)" in message
+    assert "no id column 'uid'" in message
+    assert "--path-column" in message and "--label-column" in message
+
+
+def test_many_duplicate_paths_are_capped(tmp_path: Path) -> None:
+    make_images(tmp_path, *(f"{i}.png" for i in range(9)))
+    lines = ["path,label"] + [f"{i}.png,x" for i in range(9) for _ in range(2)]
+    manifest = write_csv(tmp_path / "m.csv", "\n".join(lines))
+
+    with pytest.raises(UsageError) as error:
+        ManifestSource(manifest)
+
+    message = str(error.value)
+    assert "9 duplicate paths (used as sample ids): '0.png' (rows 1, 2)" in message
+    assert "'4.png' (rows 9, 10), ... (9 in all)" in message
+    assert "5.png" not in message
 
 
 def test_missing_files_are_listed_with_their_count(tmp_path: Path) -> None:

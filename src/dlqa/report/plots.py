@@ -10,10 +10,12 @@ object instead of living in pyplot's registry.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # Beyond this many classes a bar chart is unreadable; show the largest and smallest halves.
@@ -31,6 +33,67 @@ _SVG_RC = {
 }
 
 
+# Class names in Chinese, Japanese or Korean (猫, 犬, 고양이) have no glyphs in DejaVu Sans. The
+# text stays text in the SVG (svg.fonttype "none"), so the browser draws it with the first
+# family in the element's font-family list that it has, falling back per character to any
+# system font; naming common CJK families there makes that choice a good one on every OS.
+# Where one of them is installed here, matplotlib also measures the labels with it.
+CJK_FAMILIES = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "Hiragino Sans",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "Yu Gothic",
+    "Malgun Gothic",
+    "Apple SD Gothic Neo",
+)
+_MISSING_GLYPH_WARNING = r"Glyph \d+ .* missing from font"
+
+
+@functools.cache
+def _default_font_characters() -> frozenset[int]:
+    """The code points the default sans-serif font (DejaVu Sans) has glyphs for."""
+    from matplotlib import font_manager, ft2font
+
+    path = font_manager.findfont(font_manager.FontProperties(family=["sans-serif"]))
+    return frozenset(ft2font.FT2Font(path).get_charmap())
+
+
+@functools.cache
+def _installed_cjk_families() -> tuple[str, ...]:
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return tuple(family for family in CJK_FAMILIES if family in installed)
+
+
+def _svg_rc(texts: Iterable[str] = ()) -> dict[str, Any]:
+    """matplotlib settings for a chart whose text includes ``texts`` (class and split names):
+    the CJK families are named only when a text needs glyphs the default font lacks, so
+    ordinary charts stay small."""
+    covered = _default_font_characters()
+    if all(ord(char) in covered for text in texts for char in str(text) if not char.isspace()):
+        return _SVG_RC
+    import matplotlib
+
+    return {
+        **_SVG_RC,
+        # Installed families become matplotlib's per-glyph fallback (it measures with them);
+        # all of them are written into the SVG's font-family list for the browser.
+        "font.family": ["sans-serif", *_installed_cjk_families()],
+        # Before the generic name that ends the list: the browser takes families in order.
+        "font.sans-serif": [
+            *(f for f in matplotlib.rcParams["font.sans-serif"] if f != "sans-serif"),
+            *CJK_FAMILIES,
+        ],
+    }
+
+
 def _escape_mathtext(text: str) -> str:
     # A "$" in a label would switch matplotlib to mathtext (and can fail to parse).
     return str(text).replace("$", r"\$")
@@ -43,7 +106,10 @@ def _figure_to_svg(figure, id_prefix: str) -> str:
     own prefix (deterministic, so that the same report renders to the same file).
     """
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    with warnings.catch_warnings():
+        # A glyph matplotlib lacks is still text in the SVG: the browser's fonts draw it.
+        warnings.filterwarnings("ignore", _MISSING_GLYPH_WARNING, UserWarning)
+        figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE
     # Namespace declarations and RDF metadata carry URLs; HTML parses inline SVG without them.
@@ -88,7 +154,7 @@ def class_balance_svg(
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_SVG_RC):
+    with matplotlib.rc_context(_svg_rc([*labels, *splits])):
         bar_height = 0.8 / len(splits)
         figure = Figure(figsize=(7.0, 0.9 + 0.22 * len(labels) * max(1, len(splits) ** 0.5)))
         axes = figure.add_subplot()
@@ -167,7 +233,7 @@ def histogram_svg(name: str, bins: Mapping[str, Any], id_prefix: str = "hist-") 
     edges = [float(e) for e in bins["edges"]]
     n = bins.get("n") or sum(counts)
     median = bins.get("median")
-    with matplotlib.rc_context(_SVG_RC):
+    with matplotlib.rc_context(_svg_rc([name])):
         figure = Figure(figsize=(3.4, 2.2))
         axes = figure.add_subplot()
         axes.stairs(counts, edges, fill=True, alpha=0.8)

@@ -24,6 +24,44 @@ def percent(fraction: float) -> str:
     return f"{100 * fraction:.2f}%"
 
 
+def unlabelled_count(profile: DataProfile) -> int:
+    """How many samples have no label (images loose in a folder's root or split folder, an
+    empty label cell of a manifest)."""
+    return int((profile.codes("label")[1] < 0).sum())
+
+
+def skip_without_labels(check_id: str, profile: DataProfile) -> CheckResult | None:
+    """A SKIP result for a label check when the dataset has samples but none has a label;
+    None when there is something to judge. Unlabelled samples are not a class of their own:
+    a flat folder of images has no classes to balance, name or contradict."""
+    if profile.n == 0 or unlabelled_count(profile) < profile.n:
+        return None
+    return CheckResult(
+        check_id,
+        Status.SKIP,
+        f"no sample has a label: all {profile.n} samples are unlabelled, so there are no "
+        "classes to judge (put images in class folders, or name a label column)",
+        details={"unlabelled": unlabelled_details(profile)},
+    )
+
+
+def unlabelled_details(profile: DataProfile) -> dict[str, Any]:
+    """``{"count", "fraction"}`` of the samples without a label."""
+    count = unlabelled_count(profile)
+    return {"count": count, "fraction": round(count / profile.n, 6) if profile.n else 0.0}
+
+
+def unlabelled_note(profile: DataProfile) -> str:
+    """A clause for a label check's summary: how many samples it left out ("" for none)."""
+    count = unlabelled_count(profile)
+    if not count:
+        return ""
+    return (
+        f"; {count} of {profile.n} samples ({percent(count / profile.n)}) have no label "
+        "and are not counted"
+    )
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, (np.floating, float)):
         return None if not np.isfinite(value) else round(float(value), 4)

@@ -10,30 +10,51 @@ from dlqa.core.gates import verdict
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
+from dlqa.data.checks._common import (
+    skip_without_labels,
+    unlabelled_details,
+    unlabelled_note,
+)
 from dlqa.data.context import DataProfile
 
 ALL_SPLITS = "all"
-NO_LABEL = "(none)"
 
 
 def class_counts(profile: DataProfile) -> dict[str, dict[str, int]]:
-    """split -> label -> count, with an "all" entry first and the splits in the order they
-    first appear; unlabeled samples count as "(none)". Counted on integer codes."""
+    """split -> label -> count of the labelled samples, with an "all" entry first and the
+    splits in the order their first labelled sample appears. Samples without a label are
+    not a class and are not counted here (see :func:`unlabelled_counts`). Counted on integer
+    codes."""
     label_names, label_codes = profile.codes("label")
-    names = [NO_LABEL, *label_names]  # code + 1: 0 is "no label"
-    width = len(names)
-    overall = np.bincount(label_codes + 1, minlength=width)
-    counts = {ALL_SPLITS: _named_counts(names, overall)}
+    width = len(label_names)
+    labelled = label_codes >= 0
+    overall = np.bincount(label_codes[labelled], minlength=width)
+    counts = {ALL_SPLITS: _named_counts(label_names, overall)}
     split_names, split_codes = profile.codes("split")
-    has_split = split_codes >= 0
-    if has_split.any():
+    keep = labelled & (split_codes >= 0)
+    if keep.any():
         per_split = np.bincount(
-            split_codes[has_split].astype(np.int64) * width + label_codes[has_split] + 1,
+            split_codes[keep].astype(np.int64) * width + label_codes[keep],
             minlength=len(split_names) * width,
         ).reshape(len(split_names), width)
-        present, first_row = np.unique(split_codes[has_split], return_index=True)
+        present, first_row = np.unique(split_codes[keep], return_index=True)
         for code in present[np.argsort(first_row, kind="stable")]:
-            counts[split_names[code]] = _named_counts(names, per_split[code])
+            counts[split_names[code]] = _named_counts(label_names, per_split[code])
+    return counts
+
+
+def unlabelled_counts(profile: DataProfile) -> dict[str, int]:
+    """split -> number of samples without a label, "all" first; splits with none left out."""
+    _, label_codes = profile.codes("label")
+    unlabelled = label_codes < 0
+    counts = {ALL_SPLITS: int(unlabelled.sum())}
+    split_names, split_codes = profile.codes("split")
+    keep = unlabelled & (split_codes >= 0)
+    if keep.any():
+        per_split = np.bincount(split_codes[keep], minlength=len(split_names))
+        present, first_row = np.unique(split_codes[keep], return_index=True)
+        for code in present[np.argsort(first_row, kind="stable")]:
+            counts[split_names[code]] = int(per_split[code])
     return counts
 
 
@@ -50,7 +71,9 @@ def _named_counts(names: list[str], counts: np.ndarray) -> dict[str, int]:
     title="Class balance",
     description=(
         "Ratio of the largest to the smallest class above `max_ratio`, a class with fewer than "
-        "`min_per_class` samples, or a class missing from a split."
+        "`min_per_class` samples, or a class missing from a split. Samples without a label "
+        "are not a class: they are left out and their share is reported; a dataset without "
+        "labels is skipped."
     ),
     defaults={
         "max_ratio": Param(
@@ -62,12 +85,17 @@ def _named_counts(names: list[str], counts: np.ndarray) -> dict[str, int]:
     },
 )
 def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    if profile.n == 0:
+        return CheckResult("data.class_balance", Status.SKIP, "the dataset has no samples")
+    skipped = skip_without_labels("data.class_balance", profile)
+    if skipped is not None:
+        return skipped
     counts = class_counts(profile)
     overall = counts[ALL_SPLITS]
-    if not overall:
-        return CheckResult("data.class_balance", Status.SKIP, "the dataset has no samples")
     biggest, smallest = max(overall.values()), min(overall.values())
     ratio = biggest / smallest
+    # A split whose samples are all unlabelled (an unlabelled test folder) has no class
+    # counts to compare, so it is not "missing" every class.
     splits = [s for s in counts if s != ALL_SPLITS]
     missing = [(label, s) for s in splits for label in overall if label not in counts[s]]
     small = [label for label, c in overall.items() if c < params["min_per_class"]]
@@ -89,6 +117,17 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
     )
     if problems:
         summary += ": " + "; ".join(problems)
+    summary += unlabelled_note(profile)
+    details: dict[str, Any] = {
+        "counts": counts,
+        "small_classes": small,
+        "missing_from_split": [{"label": lab, "split": s} for lab, s in missing],
+    }
+    unlabelled = unlabelled_details(profile)
+    if unlabelled["count"]:
+        by_split = unlabelled_counts(profile)
+        del by_split[ALL_SPLITS]
+        details["unlabelled"] = {**unlabelled, **({"by_split": by_split} if by_split else {})}
     return CheckResult(
         "data.class_balance",
         status,
@@ -96,9 +135,5 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
         value=ratio,
         threshold=params["max_ratio"],
         evidence=[Evidence("table", rows, len(rows), "samples per class and split")],
-        details={
-            "counts": counts,
-            "small_classes": small,
-            "missing_from_split": [{"label": lab, "split": s} for lab, s in missing],
-        },
+        details=details,
     )

@@ -14,6 +14,8 @@ from dlqa.data.checks._common import (
     max_fraction_param,
     pairs_result,
     percent,
+    skip_without_labels,
+    unlabelled_details,
 )
 from dlqa.data.context import DataProfile
 from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MIN_CORRELATION
@@ -123,26 +125,49 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
 @register_check(
     "data.conflicting_labels",
     title="Duplicates with conflicting labels",
-    description="Exact or near-duplicate samples that carry different labels.",
+    description=(
+        "Exact or near-duplicate samples that carry different labels (a sample without a "
+        "label conflicts with none; a dataset without labels is skipped)."
+    ),
     defaults={**_NEAR, "max_fraction": _INVOLVED_FRACTION},
 )
 def check_conflicting_labels(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
+    skipped = skip_without_labels("data.conflicting_labels", profile)
+    if skipped is not None:
+        return skipped
     return _duplicates_that_differ(
         "data.conflicting_labels",
         profile,
         params,
         profile.codes("label")[1],
         what="of duplicates carry different labels",
+        missing_differs=False,
+        details={"unlabelled": unlabelled_details(profile)},
     )
 
 
 def _duplicates_that_differ(
-    check_id: str, profile: DataProfile, params: dict[str, Any], codes: np.ndarray, what: str
+    check_id: str,
+    profile: DataProfile,
+    params: dict[str, Any],
+    codes: np.ndarray,
+    what: str,
+    *,
+    missing_differs: bool = True,
+    details: dict[str, Any] | None = None,
 ) -> CheckResult:
     """Exact or near-duplicate pairs whose two samples differ in ``codes`` (the integer codes
-    of labels or splits; a missing value is a code of its own)."""
+    of labels or splits, -1 for a missing value). With ``missing_differs`` a missing value is
+    a code of its own; without it a pair with a missing value never differs (an unlabelled
+    copy of a labelled image is not a label conflict)."""
     pairs, distances = profile.duplicate_pairs(*_near_options(params))
-    differ = codes[pairs[:, 0]] != codes[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
+    if len(pairs):
+        first, second = codes[pairs[:, 0]], codes[pairs[:, 1]]
+        differ = first != second
+        if not missing_differs:
+            differ &= (first >= 0) & (second >= 0)
+    else:
+        differ = np.zeros(0, bool)
     return pairs_result(
         check_id,
         profile,
@@ -150,7 +175,7 @@ def _duplicates_that_differ(
         distances[differ],
         params,
         what=what,
-        details={key: params[key] for key in _NEAR},
+        details={**{key: params[key] for key in _NEAR}, **(details or {})},
     )
 
 

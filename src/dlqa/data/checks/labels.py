@@ -10,6 +10,7 @@ from dlqa.core.gates import verdict
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence
+from dlqa.data.checks._common import skip_without_labels, unlabelled_details
 from dlqa.data.checks.balance import ALL_SPLITS, class_counts
 from dlqa.data.context import DataProfile
 
@@ -77,8 +78,11 @@ def find_similar_labels(labels: list[str]) -> list[dict[str, Any]]:
     defaults={"max_groups": Param(0, doc="number of suspicious groups of names allowed", ge=0)},
 )
 def check_label_names(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    counts = class_counts(profile)[ALL_SPLITS]
-    labels = [label for label in counts if label != "(none)"]
+    skipped = skip_without_labels("data.label_names", profile)
+    if skipped is not None:
+        return skipped
+    counts = class_counts(profile)[ALL_SPLITS]  # labelled samples only
+    labels = list(counts)
     findings = find_similar_labels(labels)
     for finding in findings:
         finding["counts"] = [counts[name] for name in finding["labels"]]
@@ -95,5 +99,5 @@ def check_label_names(profile: DataProfile, params: dict[str, Any]) -> CheckResu
         value=float(len(findings)),
         threshold=float(params["max_groups"]),
         evidence=[Evidence("table", findings, len(findings))] if findings else [],
-        details={"n_labels": len(labels)},
+        details={"n_labels": len(labels), "unlabelled": unlabelled_details(profile)},
     )

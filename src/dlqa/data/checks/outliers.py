@@ -1,4 +1,4 @@
-"""Per-class property outliers by robust statistics (median and MAD)."""
+"""Per-class property outliers by robust statistics (median and MAD, with fallbacks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import numpy as np
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult
-from dlqa.data.checks._common import flagged_fraction_result, max_fraction_param
+from dlqa.data.checks._common import (
+    flagged_fraction_result,
+    max_fraction_param,
+    unlabelled_details,
+)
 from dlqa.data.context import DataProfile
 
 # Properties judged on a log scale: they span orders of magnitude and are skewed.
@@ -23,22 +27,64 @@ OUTLIER_PROPERTIES = {
     "height": True,
     "aspect_ratio": True,
 }
-# 0.6745 makes the MAD comparable to a standard deviation for normal data (Iglewicz-Hoaglin).
+# The smallest spread (as a standard deviation, in the judged units: log units for the log
+# properties) a group is taken to have. A class of near-identical images (same camera, same
+# size) has almost no spread, and without a floor a difference of measurement noise would be
+# many "standard deviations". Brightness, contrast and entropy: what a reduced-size (draft)
+# JPEG decode moves them by against a full decode (see probes/image.py); sizes: 1 %.
+MIN_SIGMA = {
+    "brightness": 1.0,
+    "contrast": 0.4,
+    "entropy": 0.2,
+    "colorfulness": 1.0,
+    "sharpness": 0.05,
+    "width": 0.01,
+    "height": 0.01,
+    "aspect_ratio": 0.01,
+}
+# 0.6745 makes the MAD comparable to a standard deviation for normal data (Iglewicz-Hoaglin):
+# sigma = MAD / 0.6745.
 _MAD_TO_SIGMA = 0.6745
+# For normal data the mean absolute deviation is sigma * sqrt(2 / pi): sigma = 1.2533 MeanAD.
+_MEAN_AD_TO_SIGMA = 1.253314
+# A spread this small relative to the median is floating-point noise, not spread.
+_RELATIVE_NOISE = 1e-9
 
 
-def robust_z_scores(values: np.ndarray) -> np.ndarray:
-    """0.6745 (x - median) / MAD; zeros where the MAD is zero (no spread to judge against)."""
+def robust_location_and_scale(values: np.ndarray, min_sigma: float = 0.0) -> tuple[float, float]:
+    """The median of the finite ``values`` and a robust standard deviation: MAD / 0.6745.
+
+    When more than half the values are identical the MAD is 0, which would hide a value far
+    from all the others; the scale then falls back to the mean absolute deviation from the
+    median (x 1.2533, Iglewicz and Hoaglin's recommendation), which is 0 only when every
+    value is the median. The scale is never below ``min_sigma``; a scale that is only
+    floating-point noise is 0 (no spread to judge against). (nan, 0) when no value is finite.
+    """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return np.zeros_like(values)
-    median = np.median(finite)
-    mad = np.median(np.abs(finite - median))
-    if mad == 0:
-        return np.zeros_like(values)
+        return float("nan"), 0.0
+    median = float(np.median(finite))
+    deviations = np.abs(finite - median)
+    sigma = float(np.median(deviations)) / _MAD_TO_SIGMA
+    if sigma == 0.0:
+        sigma = _MEAN_AD_TO_SIGMA * float(deviations.mean())
+    if sigma <= _RELATIVE_NOISE * max(1.0, abs(median)):
+        sigma = 0.0
+    return median, max(sigma, min_sigma)
+
+
+def robust_z_scores(
+    values: np.ndarray, min_sigma: float = 0.0, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """(x - median) / robust sigma of each value, median and sigma taken from ``reference``
+    (default: the values themselves; see :func:`robust_location_and_scale`); zeros where there
+    is no spread to judge against, and for values that are not finite."""
+    median, sigma = robust_location_and_scale(values if reference is None else reference, min_sigma)
+    if sigma == 0.0:
+        return np.zeros(values.shape, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        z = _MAD_TO_SIGMA * (values - median) / mad
-    return np.nan_to_num(z, nan=0.0)
+        z = (values - median) / sigma
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _class_members(codes: np.ndarray, decoded: np.ndarray, min_size: int) -> list[np.ndarray]:
@@ -60,7 +106,9 @@ def _class_members(codes: np.ndarray, decoded: np.ndarray, min_size: int) -> lis
     description=(
         "Samples whose brightness, contrast, entropy, colourfulness, sharpness, size or aspect "
         "ratio lies far from the rest of their class (robust z-score on median and MAD above "
-        "`max_z`); classes smaller than `min_class_size` are not judged."
+        "`max_z`, the mean absolute deviation when most values are identical); classes "
+        "smaller than `min_class_size` are not judged. Samples without a label are judged "
+        "against the whole dataset."
     ),
     defaults={
         "max_z": Param(
@@ -77,16 +125,34 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     worst_z = np.zeros(profile.n)
     worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into OUTLIER_PROPERTIES
     _, codes = profile.codes("label")
-    classes = _class_members(codes, profile.decoded, params["min_class_size"])
+    decoded = profile.decoded
+    min_size = params["min_class_size"]
+    classes = _class_members(codes, decoded, min_size)
+    # A sample without a label has no class to compare with, but it must not escape the check
+    # (a black frame in a flat folder of photos is exactly what a user wants to see): it is
+    # judged against the whole dataset, the one group it does belong to. For a dataset with
+    # no labels at all that makes the check a whole-dataset outlier search, which is what
+    # such a dataset can be asked; labelled samples are still judged within their class.
+    unlabelled = np.flatnonzero(decoded & (codes < 0))
+    everyone = np.flatnonzero(decoded)
+    if len(everyone) < min_size:
+        unlabelled = unlabelled[:0]
     names = list(OUTLIER_PROPERTIES)
+
+    def keep_worst(members: np.ndarray, z: np.ndarray, number: int) -> None:
+        z = np.abs(z)
+        worse = z > worst_z[members]
+        worst_z[members[worse]] = z[worse]
+        worst_property[members[worse]] = number
+
     for number, (name, log_scale) in enumerate(OUTLIER_PROPERTIES.items()):
         values = profile.numbers(name)
         judged = np.log(np.fmax(values, 1e-6)) if log_scale else values
         for members in classes:
-            z = np.abs(robust_z_scores(judged[members]))
-            worse = z > worst_z[members]
-            worst_z[members[worse]] = z[worse]
-            worst_property[members[worse]] = number
+            keep_worst(members, robust_z_scores(judged[members], MIN_SIGMA[name]), number)
+        if len(unlabelled):
+            z = robust_z_scores(judged[unlabelled], MIN_SIGMA[name], reference=judged[everyone])
+            keep_worst(unlabelled, z, number)
     mask = worst_z > params["max_z"]
     flagged = np.flatnonzero(mask)[np.argsort(-worst_z[mask], kind="stable")]
     # Only the flagged samples become Python objects: their property values and labels.
@@ -99,13 +165,25 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     for k in range(len(flagged)):
         number = int(worst_property[flagged[k]])
         value = flagged_values[number][k]
-        reasons.append(f"{names[number]} {value:.3g} is unusual for class {labels[k]!r}")
+        group = "the dataset (no label)" if labels[k] is None else f"class {labels[k]!r}"
+        reasons.append(f"{names[number]} {value:.3g} is unusual for {group}")
+    no_labels = len(everyone) > 0 and not (codes[everyone] >= 0).any()
+    if no_labels:
+        what = "of the whole dataset (no sample has a label)"
+    elif len(unlabelled):
+        what = "of their class (samples without a label: of the whole dataset)"
+    else:
+        what = "of their class"
     return flagged_fraction_result(
         "data.property_outliers",
         profile,
         flagged,
         params,
-        what=f"are outliers of their class (robust z above {params['max_z']:g})",
+        what=f"are outliers {what} (robust z above {params['max_z']:g})",
         values=worst_z[flagged],
         reasons=reasons,
+        details={
+            "grouping": "dataset" if no_labels else "class",
+            "unlabelled": unlabelled_details(profile),
+        },
     )
