@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/python -m pip
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_DIR ?= dlqa-demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean postgresql
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,27 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
-	$(PIP_INSTALL) -e '.[dev,torch]'
+	$(PIP_INSTALL) -e '.[dev,torch,postgres]'
 	touch $@ $(VENV)/.installed
+
+# The store's tests start a throwaway PostgreSQL server from Debian's postgresql package
+# (tests/pg.py); install it when missing and we may, else they skip (fail in CI).
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	else \
+		echo "PostgreSQL server not found (/usr/lib/postgresql/*/bin/initdb) and not root to" \
+			"install it: the PostgreSQL tests will skip (apt-get install postgresql to run them)"; \
+	fi
 
 ## make demo: install, build the bundled example project, run `dlqa check` on it, write the report
 demo: $(VENV)/.installed
 	$(VENV)/bin/dlqa demo --dir $(DEMO_DIR)
 
-## make test: install with dev extras, lint, check the import layers, run the whole test suite
-test: $(VENV)/.installed-dev
+## make test: install with dev extras (and PostgreSQL), lint, check the import layers, run the whole test suite
+test: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
@@ -34,13 +46,14 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/image_profile.py
 	$(VENV)/bin/python benchmarks/near_duplicates.py
 	$(VENV)/bin/python benchmarks/near_duplicate_threshold.py
 	$(VENV)/bin/python benchmarks/sanity_battery.py
 	$(VENV)/bin/python benchmarks/monitor_overhead.py
 	$(VENV)/bin/python benchmarks/scale_profile.py
+	$(VENV)/bin/python benchmarks/store_load.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

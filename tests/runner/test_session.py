@@ -147,3 +147,19 @@ def test_an_unknown_stage_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no stage 'nope'"), run:
         run.run_stage("nope")
     assert run.exit_code == 2
+
+
+def test_ctrl_c_while_the_session_starts_still_closes_the_run(tmp_path, monkeypatch):
+    from dlqa.store.store import Store
+
+    def interrupted(self, run_id, parts):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "set_report_parts", interrupted)
+    run = session(tmp_path)
+    with pytest.raises(RunInterrupted), run:
+        pass
+    monkeypatch.undo()
+    with open_store(project_dir=tmp_path) as store:
+        record = store.get_run(run.run_id)
+        assert (record.status, record.exit_code) == ("interrupted", 130)

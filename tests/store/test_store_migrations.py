@@ -62,8 +62,8 @@ def test_migrations_ship_inside_the_package() -> None:
     assert head_revision() == HEAD
 
 
-def test_empty_database_is_migrated_to_head(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "fresh.db")
+def test_empty_database_is_migrated_to_head(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     assert table_names(url) == set()
 
     open_store(url, project_dir=tmp_path).close()
@@ -72,8 +72,8 @@ def test_empty_database_is_migrated_to_head(tmp_path: Path) -> None:
     assert revision_of(url) == HEAD
 
 
-def test_database_at_0001_is_upgraded_with_its_data(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "old.db")
+def test_database_at_0001_is_upgraded_with_its_data(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     migrate(url, "0001")
     assert table_names(url) == {"runs", "results", "artifacts", "alembic_version"}
     assert revision_of(url) == "0001_initial"
@@ -142,8 +142,8 @@ def test_database_at_0001_is_upgraded_with_its_data(tmp_path: Path) -> None:
         assert store.get_snapshot("latest").id == snapshot_id
 
 
-def test_models_and_migrations_do_not_drift(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "head.db")
+def test_models_and_migrations_do_not_drift(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     open_store(url, project_dir=tmp_path).close()
     engine = sa.create_engine(url)
     try:
@@ -167,8 +167,8 @@ def test_models_and_migrations_do_not_drift(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "roundtrip.db")
+def test_downgrade_to_base_and_back(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     open_store(url, project_dir=tmp_path).close()
     engine = sa.create_engine(url)
     with engine.begin() as connection:
@@ -199,8 +199,8 @@ def test_migrations_render_postgresql_ddl() -> None:
     assert "UPDATE alembic_version SET version_num='0003_uncertainty_provenance'" in ddl
 
 
-def test_database_from_a_newer_dlqa_is_refused(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "future.db")
+def test_database_from_a_newer_dlqa_is_refused(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     open_store(url, project_dir=tmp_path).close()
     engine = sa.create_engine(url)
     with engine.begin() as connection:

@@ -75,13 +75,13 @@ def test_results_of_different_runs_stay_apart(store: Store) -> None:
     assert len(store.results_for_run(run_b)) == 2
 
 
-def test_results_are_visible_before_the_run_finishes(tmp_path: Path) -> None:
+def test_results_are_visible_before_the_run_finishes(database_url: str, tmp_path: Path) -> None:
     # A second connection sees them at once: a crash after add_results loses nothing.
-    writer = open_store(project_dir=tmp_path)
+    writer = open_store(database_url, project_dir=tmp_path)
     run_id = writer.start_run("data.profile", "dlqa data profile", {})
     writer.add_results(run_id, sample_results()[:2])
 
-    with open_store(project_dir=tmp_path) as reader:
+    with open_store(database_url, project_dir=tmp_path) as reader:
         assert reader.get_run(run_id).status == RUN_RUNNING
         assert [r.check_id for r in reader.results_for_run(run_id)] == [
             "data.near_duplicates",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,13 +120,11 @@ def test_file_that_is_not_a_database(tmp_path: Path) -> None:
     assert impostor.read_bytes().startswith(b"these bytes")  # left untouched
 
 
-def test_missing_driver_names_the_extra_to_install(tmp_path: Path) -> None:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("psycopg is installed here; the missing-driver path cannot be shown")
+def test_missing_driver_names_the_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # None in sys.modules makes `import psycopg` fail, as where the extra is not installed.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(UsageError, match="not installed") as caught:
         open_store("postgresql+psycopg://qa:hunter2@localhost:1/dlqa", project_dir=tmp_path)
     assert "dlqa[postgres]" in str(caught.value)

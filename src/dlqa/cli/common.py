@@ -23,7 +23,7 @@ from dlqa.config import CONFIG_FILENAME, Config, default_config, load_config
 from dlqa.core.errors import UsageError
 from dlqa.report.console import print_summary
 from dlqa.report.model import Report
-from dlqa.store import Store, open_store
+from dlqa.store import Store, open_store, resolve_database_url
 
 # Boolean options are flags: an empty metavar keeps typer from showing them as "<bool>".
 FLAG = ""
@@ -111,7 +111,7 @@ def open_configured_store(db: str | None) -> Store:
     """The store that ``--db``, else ./dlqa.toml's [store], else the defaults name."""
     settings = load_project_config(None)
     return open_store(
-        db or settings.store.url,
+        resolve_database_url(db, settings.store.url, settings.base_dir),
         project_dir=settings.base_dir,
         artifacts=settings.store.artifacts,
     )

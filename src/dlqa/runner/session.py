@@ -33,7 +33,14 @@ from dlqa.core.suite import Suite
 from dlqa.report.model import Report
 from dlqa.runner.provenance import collect_provenance
 from dlqa.runner.reports import load_report, write_reports
-from dlqa.store import RUN_FAILED, RUN_FINISHED, RUN_INTERRUPTED, Store, open_store
+from dlqa.store import (
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_INTERRUPTED,
+    Store,
+    open_store,
+    resolve_database_url,
+)
 
 
 def command_line() -> str:
@@ -86,7 +93,7 @@ class RunSession(AbstractContextManager["RunSession"]):
     def __enter__(self) -> RunSession:
         if self.store is None:
             self.store = open_store(
-                self._db or self.config.store.url,
+                resolve_database_url(self._db, self.config.store.url, self.config.base_dir),
                 project_dir=self.config.base_dir,
                 artifacts=self.config.store.artifacts,
             )
@@ -101,8 +108,13 @@ class RunSession(AbstractContextManager["RunSession"]):
             self.store.set_report_parts(
                 self.run_id, {"title": self.title, "allow_inconclusive": self.allow_inconclusive}
             )
-        except BaseException:
-            self._close_store()
+        except BaseException as exc:
+            if self.run_id is None:
+                self._close_store()
+                raise
+            # The run is recorded: close it the way any failure does (a Ctrl-C here must not
+            # leave it "running" for ever), with its (empty) reports.
+            self.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self
 

@@ -2,11 +2,23 @@
 
 Everything a user sees is a view of what is stored here. The schema is managed by
 Alembic migrations shipped in ``dlqa/store/migrations``; opening a database always
-upgrades it to the newest revision.
+upgrades it to the newest revision (``check_database`` looks without upgrading).
 """
 
 from dlqa.store.artifacts import ArtifactStore
-from dlqa.store.connect import DATABASE_URL_ENV, default_database_url, redact_url
+from dlqa.store.connect import (
+    CONNECT_TIMEOUT_S,
+    DATABASE_URL_ENV,
+    default_database_url,
+    redact_url,
+    resolve_database_url,
+)
+from dlqa.store.maintenance import (
+    DatabaseStatus,
+    UpgradeOutcome,
+    check_database,
+    upgrade_database,
+)
 from dlqa.store.store import (
     ARTIFACTS_ENV,
     RUN_FAILED,
@@ -22,17 +34,23 @@ from dlqa.store.store import (
 
 __all__ = [
     "ARTIFACTS_ENV",
+    "CONNECT_TIMEOUT_S",
     "DATABASE_URL_ENV",
     "RUN_FAILED",
     "RUN_FINISHED",
     "RUN_INTERRUPTED",
     "RUN_RUNNING",
     "ArtifactStore",
+    "DatabaseStatus",
     "RunRecord",
     "SnapshotRecord",
     "Store",
+    "UpgradeOutcome",
     "artifact_root",
+    "check_database",
     "default_database_url",
     "open_store",
     "redact_url",
+    "resolve_database_url",
+    "upgrade_database",
 ]

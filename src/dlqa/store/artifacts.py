@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,14 +127,27 @@ class ArtifactStore:
             raise
 
     def _record(self, digest: str, size: int, media_type: str) -> None:
+        """The artifact's row, once: recording content that another process records at the
+        same moment is success (INSERT ... ON CONFLICT DO NOTHING on both databases)."""
+        values = {
+            "digest": digest,
+            "size": size,
+            "media_type": media_type,
+            "created_at": utc_now(),
+        }
         with self._sessions() as session:
             if session.get(ArtifactRow, digest) is not None:
-                return
-            session.add(
-                ArtifactRow(digest=digest, size=size, media_type=media_type, created_at=utc_now())
-            )
+                return  # the usual case for repeated content: no write at all
+            dialect = session.get_bind().dialect.name
+            if dialect == "postgresql":
+                statement = postgresql.insert(ArtifactRow).on_conflict_do_nothing()
+            elif dialect == "sqlite":
+                statement = sqlite.insert(ArtifactRow).on_conflict_do_nothing()
+            else:
+                statement = insert(ArtifactRow)
             try:
+                session.execute(statement.values(**values))
                 session.commit()
             except IntegrityError:
-                # Another process recorded the same content in between: that is success.
+                # Another database without ON CONFLICT: the row is there, that is success.
                 session.rollback()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dlqa.core.errors import UsageError
-from dlqa.core.jsonsafe import to_json_safe
+from dlqa.core.jsonsafe import finite_number, to_json_safe
 from dlqa.core.results import CheckResult
 from dlqa.store.artifacts import ArtifactStore, is_digest
 from dlqa.store.connect import default_database_url, open_engine, redact_url, sqlite_file
@@ -114,10 +114,14 @@ class Store:
         """Append ``results`` to the run, in order, and commit them at once.
 
         Committing per call means results already reported survive a crash later in
-        the run; calling again appends after the ones already stored.
+        the run; calling again appends after the ones already stored. Writers of the same
+        run take turns: the run's row is locked (on PostgreSQL; SQLite's BEGIN IMMEDIATE
+        locks the whole database) before the next position is read, so two of them never
+        read the same last position. On PostgreSQL writers of different runs do not wait
+        for each other.
         """
         with self._sessions() as session:
-            self._require_run(session, run_id)
+            self._require_run(session, run_id, lock=True)
             last = session.scalar(
                 select(func.max(ResultRow.position)).where(ResultRow.run_id == run_id)
             )
@@ -138,7 +142,8 @@ class Store:
                         n=data["n"],
                         interval_low=interval.get("low"),
                         interval_high=interval.get("high"),
-                        interval_level=interval.get("level"),
+                        interval_level=finite_number(interval.get("level")),
+                        # to_dict() made them JSON-safe already: no NaN, no numpy types.
                         evidence=data["evidence"],
                         details=data["details"],
                     )
@@ -149,7 +154,8 @@ class Store:
         """Store (merging) what views need besides the results: title, meta, class counts,
         histogram bins, thumbnail artifact digests."""
         with self._sessions() as session:
-            row = self._require_run(session, run_id)
+            # Locked: two writers merging at once must not drop each other's parts.
+            row = self._require_run(session, run_id, lock=True)
             row.report = {**(row.report or {}), **to_json_safe(parts)}
             session.commit()
 
@@ -231,7 +237,7 @@ class Store:
                 fingerprint=fingerprint,
                 n_samples=int(n_samples),
                 table_digest=table_digest,
-                summary=dict(summary),
+                summary=to_json_safe(dict(summary)),
             )
             session.add(row)
             session.commit()
@@ -312,8 +318,10 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({redact_url(self.url)!r}, project_dir={str(self.project_dir)!r})"
 
-    def _require_run(self, session: Session, run_id: int) -> RunRow:
-        row = session.get(RunRow, run_id)
+    def _require_run(self, session: Session, run_id: int, *, lock: bool = False) -> RunRow:
+        """The run's row; ``lock`` holds it until the session commits (PostgreSQL: FOR NO KEY
+        UPDATE, which still lets other transactions insert rows that refer to the run)."""
+        row = session.get(RunRow, run_id, with_for_update={"key_share": True} if lock else None)
         if row is None:
             raise UsageError(
                 f"no run {run_id} in {redact_url(self.url)}",
