@@ -15,7 +15,7 @@ import dlqa.data.profile as profile_module
 from dlqa.core.errors import UsageError
 from dlqa.data.columns import PROFILE_SCHEMA
 from dlqa.data.profile import ProfileInfo, probe_sample, profile_source, read_profile
-from dlqa.execute import LocalExecutor
+from dlqa.execute import LocalExecutor, WorkerDied
 from dlqa.sources.base import Sample
 
 
@@ -247,3 +247,148 @@ def test_read_profile_selects_columns_and_explains_missing_ones(tmp_path: Path) 
 def test_bad_chunk_size_is_a_usage_error(tmp_path: Path, chunk_size: int) -> None:
     with pytest.raises(UsageError, match="chunk_size"):
         profile_source(ListSource(tmp_path, []), tmp_path / "p.parquet", chunk_size=chunk_size)
+
+
+class DyingExecutor:
+    """Runs tasks in this process like LocalExecutor(1), except that a task whose chunk holds
+    one of ``kill_on`` "dies" (a WorkerDied, as the process pool reports it) the first
+    ``times`` times it runs (every time when None); ``tasks_before`` is what each death says
+    about the worker's earlier tasks."""
+
+    workers = 2
+
+    def __init__(self, kill_on: set[str], times: int | None = None, tasks_before: int = 0):
+        self.kill_on = kill_on
+        self.times = times
+        self.tasks_before = tasks_before
+        self.tasks_run: list[list[str]] = []
+
+    def map(self, fn, items, *, max_in_flight=None, on_worker_death="raise"):
+        for item in items:
+            ids = [sample.sample_id for sample in item[0]]
+            self.tasks_run.append(ids)
+            if self.kill_on & set(ids) and (self.times is None or self.times > 0):
+                if self.times is not None:
+                    self.times -= 1
+                death = WorkerDied(
+                    "signal 11 (SIGSEGV)", exitcode=-11, tasks_before=self.tasks_before, item=item
+                )
+                if on_worker_death == "raise":
+                    raise death
+                yield death
+            else:
+                yield fn(item)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
+def test_a_sample_that_kills_its_worker_is_unreadable_and_costs_no_other_sample(
+    tmp_path: Path,
+) -> None:
+    source = build_dataset(tmp_path / "data")
+    executor = DyingExecutor({"good_2.png"})
+    progress: list[int] = []
+    info = profile_source(
+        source, tmp_path / "p.parquet", executor=executor, chunk_size=4, on_progress=progress.append
+    )
+    clean = profile_source(
+        source, tmp_path / "clean.parquet", executor=LocalExecutor(1), chunk_size=4
+    )
+    assert info.worker_deaths == [
+        {"sample_id": "good_2.png", "reason": "signal 11 (SIGSEGV)", "outcome": "unreadable"}
+    ]
+    assert (info.n_samples, info.n_errors) == (11, clean.n_errors + 1)
+    assert sum(progress) == 11
+    # The chunk was probed again one sample at a time; the killer killed a fresh worker, so
+    # it was not tried a third time; the other chunks ran once.
+    first_chunk = ["good_0.png", "good_1.jpg", "good_2.png", "good_3.jpg"]
+    assert executor.tasks_run[:5] == [first_chunk] + [[name] for name in first_chunk]
+    assert executor.tasks_run[5:] == [
+        ["good_4.png", "good_5.jpg", "png_named.jpg", "empty.png"],
+        ["noise.jpg", "array_0", "bad_array"],
+    ]
+    rows = read_profile(info.path).to_pylist()
+    expected = read_profile(clean.path).to_pylist()
+    assert [row["sample_id"] for row in rows] == [row["sample_id"] for row in expected]
+    for row, reference in zip(rows, expected, strict=True):
+        if row["sample_id"] != "good_2.png":
+            assert row == reference
+    killer = next(row for row in rows if row["sample_id"] == "good_2.png")
+    assert killer["error"] == "unreadable"
+    assert killer["error_detail"] == "a worker died while reading this file: signal 11 (SIGSEGV)"
+    assert (killer["label"], killer["split"], killer["meta.source"]) == ("cat", "train", "camera")
+    assert killer["index"] == 2 and killer["path"].endswith("good_2.png")
+    assert killer["sha256"] is None
+
+
+def test_a_sample_that_died_on_a_used_worker_is_tried_once_more_before_it_is_blamed(
+    tmp_path: Path,
+) -> None:
+    source = build_dataset(tmp_path / "data")
+    # Dies twice (its chunk, then alone on a worker that had run other samples), then probes.
+    executor = DyingExecutor({"good_2.png"}, times=2, tasks_before=3)
+    info = profile_source(source, tmp_path / "p.parquet", executor=executor, chunk_size=4)
+    assert executor.tasks_run.count(["good_2.png"]) == 2
+    assert info.worker_deaths == [
+        {"sample_id": "good_2.png", "reason": "signal 11 (SIGSEGV)", "outcome": "probed again"}
+    ]
+    rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
+    assert rows["good_2.png"]["error"] is None and rows["good_2.png"]["width"] == 50
+
+    # Dying again on the second try makes it unreadable.
+    executor = DyingExecutor({"good_2.png"}, times=3, tasks_before=3)
+    info = profile_source(source, tmp_path / "p2.parquet", executor=executor, chunk_size=4)
+    assert [death["outcome"] for death in info.worker_deaths] == ["unreadable"]
+
+
+def test_a_death_that_no_sample_repeats_is_still_reported(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    executor = DyingExecutor({"good_5.jpg"}, times=1)
+    info = profile_source(source, tmp_path / "p.parquet", executor=executor, chunk_size=4)
+    assert info.worker_deaths == [
+        {
+            "sample_id": None,
+            "reason": "signal 11 (SIGSEGV)",
+            "outcome": "probed again",
+            "samples": ["good_4.png", "empty.png"],
+        }
+    ]
+    clean = profile_source(source, tmp_path / "clean.parquet", executor=LocalExecutor(1))
+    assert read_profile(info.path).equals(read_profile(clean.path))
+
+
+def test_a_one_sample_chunk_whose_worker_died_is_not_probed_again_needlessly(
+    tmp_path: Path,
+) -> None:
+    source = build_dataset(tmp_path / "data")
+    executor = DyingExecutor({"bad_array"})
+    info = profile_source(source, tmp_path / "p.parquet", executor=executor, chunk_size=1)
+    assert executor.tasks_run.count(["bad_array"]) == 1
+    rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
+    assert rows["bad_array"]["error_detail"] == (
+        "a worker died while probing this sample: signal 11 (SIGSEGV)"
+    )
+
+
+def test_no_worker_death_leaves_worker_deaths_empty(tmp_path: Path) -> None:
+    source = build_dataset(tmp_path / "data")
+    with LocalExecutor(2) as executor:
+        info = profile_source(source, tmp_path / "p.parquet", executor=executor, chunk_size=3)
+    assert info.worker_deaths == []
+
+
+def test_the_crash_hook_never_fires_in_the_main_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(profile_module.CRASH_HOOK_VARIABLE, "good_2")
+    source = build_dataset(tmp_path / "data")
+    info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1))
+    rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
+    assert rows["good_2.png"]["error"] is None and info.worker_deaths == []

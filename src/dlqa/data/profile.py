@@ -2,14 +2,27 @@
 
 Chunks of samples are probed by an executor (one task per chunk, returning an Arrow record
 batch); batches are appended in source order, so memory stays flat whatever the dataset size.
+
+A worker process that dies on a chunk (a decoder's segfault, the out-of-memory killer) costs
+at most the sample that killed it: the chunk is probed again one sample at a time, the sample
+that kills its worker again gets a row with ``error="unreadable"`` and an ``error_detail``
+naming the signal or exit status, the other chunks go on, and ``ProfileInfo.worker_deaths``
+says what happened, so that the run reports it.
+
+Test hook, off unless its environment variable is set: with ``DLQA_TEST_CRASH_ON=<text>``, a
+pool worker that is about to probe a sample whose path contains ``<text>`` kills itself, with
+SIGSEGV, or with ``os._exit(N)`` when ``DLQA_TEST_CRASH_EXIT=N`` is set too. It never fires in
+the main process (``workers=1``). It is how the tests make a real worker die on a real file.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -26,7 +39,7 @@ from dlqa.data.probes.image import (
     pixel_statistics_many,
     probe_array,
 )
-from dlqa.execute.base import Executor
+from dlqa.execute.base import Executor, WorkerDied
 from dlqa.execute.local import get_executor
 from dlqa.sources.base import Sample, Source
 from dlqa.sources.folder import display_name
@@ -36,13 +49,32 @@ from dlqa.sources.folder import display_name
 # 2,500 and 10,000 images because everything was still buffered; with 2,048 it grew by 1 MB).
 _ROWS_PER_ROW_GROUP = 2048
 
+CRASH_HOOK_VARIABLE = "DLQA_TEST_CRASH_ON"
+CRASH_EXIT_VARIABLE = "DLQA_TEST_CRASH_EXIT"
+
+# The `outcome` of a worker death: the sample kept killing its worker, so its row is a
+# finding; or it probed fine when tried again alone (the death is still reported).
+DEATH_UNREADABLE = "unreadable"
+DEATH_PROBED_AGAIN = "probed again"
+
 
 @dataclass(frozen=True)
 class ProfileInfo:
+    """What ``profile_source`` wrote.
+
+    ``worker_deaths`` says where worker processes died, one ``{"sample_id", "reason",
+    "outcome"}`` per sample they died on: ``reason`` is how (``"signal 11 (SIGSEGV)"``,
+    ``"exit status 3"``), ``outcome`` ``"unreadable"`` (it killed its worker again, so its row
+    is an unreadable finding) or ``"probed again"`` (tried again alone, it probed fine). A
+    death that no single sample repeated has ``sample_id`` None and ``"samples"``, the first
+    and last id of the chunk it struck. Empty when no worker died.
+    """
+
     path: Path
     n_samples: int
     n_errors: int
     meta_columns: list[str]
+    worker_deaths: list[dict[str, Any]] = field(default_factory=list)
 
 
 def probe_sample(sample: Sample) -> dict[str, Any]:
@@ -57,9 +89,8 @@ def probe_sample(sample: Sample) -> dict[str, Any]:
     return row
 
 
-def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
-    """The row of one sample without its pixel statistics, and what they need (None when
-    there is nothing to measure, or the sample is already fully probed)."""
+def _identity_row(sample: Sample) -> dict[str, Any]:
+    """A row with only what the source says about the sample (every other column None)."""
     row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS)
     row.update(
         sample_id=sample.sample_id,
@@ -68,6 +99,13 @@ def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
         label=None if sample.label is None else str(sample.label),
         split=None if sample.split is None else str(sample.split),
     )
+    return row
+
+
+def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
+    """The row of one sample without its pixel statistics, and what they need (None when
+    there is nothing to measure, or the sample is already fully probed)."""
+    row = _identity_row(sample)
     if sample.array is not None:
         row.update(probe_array(sample.array))
         return row, None
@@ -92,13 +130,8 @@ def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
     of the wrong kind), or a bug in dlqa's probe code, which is said as such, with where it
     happened, so that the file is not blamed for it.
     """
-    row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS)
+    row = _identity_row(sample)
     row.update(
-        sample_id=sample.sample_id,
-        index=sample.index,
-        path=storable_path(sample.path),
-        label=None if sample.label is None else str(sample.label),
-        split=None if sample.split is None else str(sample.split),
         error=_probe_failure_kind(exc),
         error_detail=f"{type(exc).__name__}: {exc}{_where(exc)}",
     )
@@ -146,7 +179,10 @@ def _probe_chunk(task: tuple[list[Sample], list[str]]) -> pa.RecordBatch:
     samples, meta_keys = task
     rows: list[dict[str, Any]] = []
     works: list[tuple[int, ImageWork]] = []  # (row, what its statistics need)
+    crash_on = os.environ.get(CRASH_HOOK_VARIABLE)  # the test hook; see the module docstring
     for sample in samples:
+        if crash_on:
+            _crash_if_marked(sample, crash_on)
         try:
             row, work = _decode_sample(sample)
         except Exception as exc:  # one bad sample must never abort the whole profile
@@ -155,11 +191,94 @@ def _probe_chunk(task: tuple[list[Sample], list[str]]) -> pa.RecordBatch:
             works.append((len(rows), work))
         rows.append(row)
     _add_pixel_statistics(rows, works, samples)
+    return _to_batch(rows, samples, meta_keys)
+
+
+def _to_batch(
+    rows: list[dict[str, Any]], samples: list[Sample], meta_keys: list[str]
+) -> pa.RecordBatch:
     for row, sample in zip(rows, samples, strict=True):
         for key in meta_keys:
             value = sample.metadata.get(key)
             row[META_PREFIX + key] = None if value is None else str(value)
     return pa.RecordBatch.from_pylist(rows, schema=profile_schema(meta_keys))
+
+
+def _crash_if_marked(sample: Sample, marker: str) -> None:
+    """The test hook: kill this pool worker on a marked sample, as a decoder's crash would."""
+    if sample.path is None or marker not in sample.path:
+        return
+    if multiprocessing.parent_process() is None:  # never the main process
+        return
+    status = os.environ.get(CRASH_EXIT_VARIABLE)
+    if status:
+        os._exit(int(status))
+    import resource  # POSIX only, like the hook
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file from a test
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _probe_batches(
+    executor: Executor, tasks: Iterable[tuple[list[Sample], list[str]]], deaths: list[dict]
+) -> Iterator[pa.RecordBatch]:
+    """The record batch of each chunk, in order; a chunk whose worker died is probed again
+    one sample at a time (``_probe_alone``), and what happened is added to ``deaths``."""
+    for outcome in executor.map(_probe_chunk, tasks, on_worker_death="yield"):
+        if not isinstance(outcome, WorkerDied):
+            yield outcome
+            continue
+        samples, meta_keys = outcome.item
+        if len(samples) == 1:  # the death is already pinned on the sample
+            yield _probe_alone(executor, samples[0], meta_keys, outcome, deaths)
+            continue
+        n_deaths = len(deaths)
+        singles = (([sample], meta_keys) for sample in samples)
+        retried = executor.map(_probe_chunk, singles, on_worker_death="yield")
+        for sample, single in zip(samples, retried, strict=True):
+            if isinstance(single, WorkerDied):
+                single = _probe_alone(executor, sample, meta_keys, single, deaths)
+            yield single
+        if len(deaths) == n_deaths:  # every sample probed fine alone: still, a worker died
+            deaths.append(
+                {
+                    "sample_id": None,
+                    "reason": outcome.reason,
+                    "outcome": DEATH_PROBED_AGAIN,
+                    "samples": [samples[0].sample_id, samples[-1].sample_id],
+                }
+            )
+
+
+def _probe_alone(
+    executor: Executor,
+    sample: Sample,
+    meta_keys: list[str],
+    death: WorkerDied,
+    deaths: list[dict],
+) -> pa.RecordBatch:
+    """The batch of one sample whose worker died: tried once more unless it killed a fresh
+    worker on its own (a worker that ran other samples may have died of what they left
+    behind); a second death makes its row an unreadable finding."""
+    if death.tasks_before > 0:
+        [again] = executor.map(_probe_chunk, [([sample], meta_keys)], on_worker_death="yield")
+        if not isinstance(again, WorkerDied):
+            deaths.append(
+                {
+                    "sample_id": sample.sample_id,
+                    "reason": death.reason,
+                    "outcome": DEATH_PROBED_AGAIN,
+                }
+            )
+            return again
+        death = again
+    deaths.append(
+        {"sample_id": sample.sample_id, "reason": death.reason, "outcome": DEATH_UNREADABLE}
+    )
+    what = "reading this file" if sample.path is not None else "probing this sample"
+    row = _identity_row(sample)
+    row.update(error="unreadable", error_detail=f"a worker died while {what}: {death.reason}")
+    return _to_batch([row], [sample], meta_keys)
 
 
 def _add_pixel_statistics(
@@ -207,7 +326,9 @@ def profile_source(
 
     Rows come in source order. ``on_progress`` receives the number of samples in each chunk as
     it finishes. Without an executor, one process per CPU core is used (in-process when the
-    whole source fits in one chunk). The file appears only once complete.
+    whole source fits in one chunk). The file appears only once complete. A worker process
+    that dies costs at most the sample it died on (see the module docstring); such deaths are
+    in ``worker_deaths`` of the result.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise UsageError(
@@ -229,11 +350,12 @@ def profile_source(
 
     partial_path = out_path.with_name(out_path.name + ".partial")
     n_samples = n_errors = 0
+    deaths: list[dict[str, Any]] = []
     try:
         with pq.ParquetWriter(partial_path, schema) as writer:
             buffered: list[pa.RecordBatch] = []
             buffered_rows = 0
-            for batch in executor.map(_probe_chunk, tasks):
+            for batch in _probe_batches(executor, tasks, deaths):
                 n_samples += batch.num_rows
                 n_errors += batch.num_rows - batch.column("error").null_count
                 buffered.append(batch)
@@ -255,6 +377,7 @@ def profile_source(
         n_samples=n_samples,
         n_errors=n_errors,
         meta_columns=[META_PREFIX + key for key in meta_keys],
+        worker_deaths=deaths,
     )
 
 

@@ -73,10 +73,11 @@ def build_data_context(run: StageRun) -> DataProfile:
     with tempfile.TemporaryDirectory(dir=staging) as tmp:
         table = Path(tmp) / "profile.parquet"
         with get_executor(run.workers) as executor:
-            profile_source(source, table, executor=executor, on_progress=advance)
+            info = profile_source(source, table, executor=executor, on_progress=advance)
         digest = store.artifacts.put_file(table, PARQUET_MEDIA_TYPE)
     profile = DataProfile.from_parquet(store.artifacts.path(digest), source=source.root)
     fingerprint = dataset_fingerprint(profile)
+    skipped = list(getattr(source, "skipped", []))
     snapshot_id = store.add_snapshot(
         run.run_id, source.root, fingerprint, profile.n, digest, snapshot_summary(profile)
     )
@@ -90,7 +91,10 @@ def build_data_context(run: StageRun) -> DataProfile:
             "table_artifact": digest,
             "workers": run.workers or os.cpu_count(),
             # Folder entries not followed (directory symlinks out of the root, cycles).
-            "skipped": list(getattr(source, "skipped", [])),
+            "skipped": skipped,
+            # Samples on which a worker process died (a decoder segfault, the OOM killer).
+            "worker_deaths": info.worker_deaths,
+            "notes": _notes(skipped, info.worker_deaths),
         },
         class_counts=class_counts(profile),
         histograms=_histograms(profile),
@@ -123,6 +127,26 @@ def store_evidence_thumbnails(
             continue
         thumbnails[sample_id] = run.store.artifacts.put_bytes(data, THUMBNAIL_MEDIA_TYPE)
     run.report_parts["thumbnails"] = thumbnails
+
+
+def _notes(skipped: list[dict[str, str]], deaths: list[dict[str, Any]]) -> list[str]:
+    """What every view says about the run beside the results: nothing may go unseen."""
+    notes = []
+    if deaths:
+        first = deaths[0]
+        where = first.get("sample_id") or "a chunk of samples"
+        notes.append(
+            f"a worker process died {len(deaths)} time(s) while reading samples (first: "
+            f"{where}, {first.get('reason')}); the profile went on without losing other "
+            "samples, and a sample that kills its worker is reported by data.unreadable"
+        )
+    if skipped:
+        first = skipped[0]
+        notes.append(
+            f"{len(skipped)} folder entr{'y was' if len(skipped) == 1 else 'ies were'} not "
+            f"followed (first: {first['path']}: {first['reason']})"
+        )
+    return notes
 
 
 def _histograms(profile: DataProfile) -> dict[str, Any]:

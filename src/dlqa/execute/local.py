@@ -1,4 +1,4 @@
-"""Local execution: in-process for one worker, a process pool for more."""
+"""Local execution: in-process for one worker, a process pool (``execute.pool``) for more."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
-from dlqa.execute.base import Executor, resolve_max_in_flight, validate_workers
+from dlqa.execute.base import (
+    Executor,
+    WorkerDeathPolicy,
+    WorkerDied,
+    resolve_max_in_flight,
+    validate_worker_death_policy,
+    validate_workers,
+)
+from dlqa.execute.pool import WorkerPool
 
 # Numeric libraries start one thread per core in every process; with one process per core
 # that oversubscribes the machine many times over. Pool workers run single-threaded.
@@ -49,18 +57,18 @@ def pool_context() -> multiprocessing.context.BaseContext:
 class LocalExecutor:
     """Runs tasks in this process (``workers == 1``) or in a pool of worker processes.
 
-    ``workers=None`` uses every CPU core. Results come back in input order.
+    ``workers=None`` uses every CPU core. Results come back in input order. In the pool, a
+    worker that dies (a decoder's segfault, the out-of-memory killer) fails only the task it
+    was running, with ``WorkerDied``; a fresh worker takes its place (see ``execute.pool``).
+    On Ctrl-C (workers ignore SIGINT, so only this process sees it) or any other exception
+    through ``with``, pending tasks are cancelled and the workers terminated at once.
     """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = validate_workers((os.cpu_count() or 1) if workers is None else workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         if self.workers > 1:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=pool_context(),
-                initializer=limit_worker_threads,
-            )
+            self._pool = WorkerPool(self.workers, pool_context(), limit_worker_threads)
         self._closed = False
 
     def map(
@@ -69,39 +77,51 @@ class LocalExecutor:
         items: Iterable[Any],
         *,
         max_in_flight: int | None = None,
+        on_worker_death: WorkerDeathPolicy = "raise",
     ) -> Iterator[Any]:
-        """Yield ``fn(item)`` for each item, in order, with at most ``max_in_flight`` pending."""
+        """Yield ``fn(item)`` for each item, in order, with at most ``max_in_flight`` pending.
+
+        A task whose worker died raises ``WorkerDied`` there (``on_worker_death="raise"``) or
+        yields it in place of its result (``"yield"``), and the map goes on with the rest.
+        """
         if self._closed:
             raise RuntimeError("this executor is closed; create a new one")
         limit = resolve_max_in_flight(max_in_flight, self.workers)
+        yield_deaths = validate_worker_death_policy(on_worker_death) == "yield"
         if self._pool is None:
             # In-process: a lazy generator has exactly one task in flight.
             return (fn(item) for item in items)
-        return self._map_in_pool(self._pool, fn, items, limit)
+        return self._map_in_pool(self._pool, fn, items, limit, yield_deaths)
 
-    @staticmethod
     def _map_in_pool(
-        pool: ProcessPoolExecutor,
+        self,
+        pool: WorkerPool,
         fn: Callable[[Any], Any],
         items: Iterable[Any],
         limit: int,
+        yield_deaths: bool,
     ) -> Iterator[Any]:
         pending: deque[Future[Any]] = deque()
         try:
             for item in items:
                 pending.append(pool.submit(fn, item))
                 if len(pending) >= limit:
-                    yield pending.popleft().result()
+                    yield _outcome(pool, pending.popleft(), yield_deaths)
             while pending:
-                yield pending.popleft().result()
+                yield _outcome(pool, pending.popleft(), yield_deaths)
+        except KeyboardInterrupt:
+            # Ctrl-C while waiting on the workers: stop them now, not when the stack unwinds.
+            self.close()
+            raise
         finally:
             # The consumer stopped early or a task failed: do not run work nobody will read.
             for future in pending:
                 future.cancel()
 
     def close(self) -> None:
+        """Cancel queued tasks and stop the workers (those still busy are terminated)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
         self._closed = True
 
@@ -115,6 +135,14 @@ class LocalExecutor:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _outcome(pool: WorkerPool, future: Future[Any], yield_deaths: bool) -> Any:
+    pool.wait(future)
+    death = future.exception()
+    if yield_deaths and isinstance(death, WorkerDied):
+        return death
+    return future.result()
 
 
 def get_executor(workers: int | None = None) -> Executor:

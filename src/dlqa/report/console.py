@@ -22,6 +22,7 @@ from dlqa.report.text import (
     format_number,
     incomplete_line,
     inconclusive_note,
+    notes_of,
     run_failed,
     status_label,
     verdict_line,
@@ -60,6 +61,8 @@ def print_summary(report: Report, console: Console | None = None, *, max_items: 
     if incomplete:
         # First, before the table: a partial run must not read as a clean one.
         console.print(Text(incomplete, style=INCOMPLETE_STYLE))
+    for note in notes_of(report):
+        console.print(Text(f"note: {note}", style="yellow"))
     # Box drawing only where a terminal renders it; a pipe gets plain aligned columns.
     table = Table(
         title=Text(report.title),
@@ -106,6 +109,8 @@ def print_summary(report: Report, console: Console | None = None, *, max_items: 
     if incomplete:
         # And last, where the eye lands after a long table.
         console.print(Text(incomplete, style=INCOMPLETE_STYLE))
+    for note in notes_of(report):
+        console.print(Text(f"note: {note}", style="yellow"))
 
 
 def _where_raised(result: CheckResult) -> str:

@@ -28,6 +28,7 @@ from dlqa.report.text import (
     incomplete_line,
     inconclusive_note,
     not_blocking_reason,
+    notes_of,
     run_failed,
     verdict_line,
 )
@@ -258,6 +259,7 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
         "created_at": report.created_at,
         "run_status": report.status,
         "incomplete": incomplete_line(report),
+        "notes": notes_of(report),
         "allow_inconclusive": allow,
         "exit_code": report.exit_code,
         "failed": run_failed(report),

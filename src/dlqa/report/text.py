@@ -138,3 +138,8 @@ def counts_line(report: Report) -> str:
     noun = "result" if len(report.results) == 1 else "results"
     parts = ", ".join(f"{counts[status.value]} {status.value}" for status in Status)
     return f"{len(report.results)} {noun}: {parts}"
+
+
+def notes_of(report: Report) -> list[str]:
+    """Notes a stage left about the run (a worker died, folder entries not followed)."""
+    return [str(note) for note in report.meta.get("notes") or []]
