@@ -12,13 +12,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dlqa.core.errors import UsageError
-from dlqa.data.duplicates import (
-    _search_brute_force,
-    _search_tables,
-    find_exact_groups,
-    find_near_duplicate_pairs,
-    hamming_distance,
-)
+from dlqa.data.duplicates import find_near_duplicate_pairs, hamming_distance
+from dlqa.data.exact_groups import find_exact_groups
+from dlqa.data.hash_index import search_brute_force, search_tables
 from dlqa.data.probes.phash import perceptual_hash
 
 
@@ -142,8 +138,8 @@ def test_block_tables_find_exactly_the_brute_force_pairs(max_distance: int, n_bl
     # is checked directly, for several block counts, each pair exactly once.
     rng = np.random.default_rng(100 + max_distance)
     distinct = np.unique(random_hashes_with_close_pairs(rng, 600, max_distance))
-    left, right, distance = _search_tables(distinct, max_distance, n_blocks)
-    ref_left, ref_right, ref_distance = _search_brute_force(distinct, max_distance)
+    left, right, distance = search_tables(distinct, max_distance, n_blocks)
+    ref_left, ref_right, ref_distance = search_brute_force(distinct, max_distance)
     found = sorted(zip(left.tolist(), right.tolist(), distance.tolist(), strict=True))
     expected = sorted(
         zip(ref_left.tolist(), ref_right.tolist(), ref_distance.tolist(), strict=True)

@@ -11,10 +11,11 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
-import dlqa.data.profile as profile_module
+import dlqa.data.chunk_probe as chunk_probe
 from dlqa.core.errors import UsageError
+from dlqa.data.chunk_probe import probe_sample
 from dlqa.data.columns import PROFILE_SCHEMA
-from dlqa.data.profile import ProfileInfo, probe_sample, profile_source, read_profile
+from dlqa.data.profile import ProfileInfo, profile_source, read_profile
 from dlqa.execute import LocalExecutor, WorkerDied
 from dlqa.sources.base import Sample
 
@@ -141,14 +142,14 @@ def test_probe_exception_for_one_sample_does_not_abort_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = build_dataset(tmp_path / "data")
-    real_decode = profile_module.decode_image_bytes
+    real_decode = chunk_probe.decode_image_bytes
 
     def decode_that_crashes_on_one_file(data: bytes):
         if data == (tmp_path / "data" / "good_3.jpg").read_bytes():
             raise RuntimeError("probe bug")
         return real_decode(data)
 
-    monkeypatch.setattr(profile_module, "decode_image_bytes", decode_that_crashes_on_one_file)
+    monkeypatch.setattr(chunk_probe, "decode_image_bytes", decode_that_crashes_on_one_file)
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=5)
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
     assert info.n_samples == 11
@@ -163,7 +164,7 @@ def test_statistics_failing_for_one_image_fail_only_that_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = build_dataset(tmp_path / "data")
-    real_statistics = profile_module.pixel_statistics_many
+    real_statistics = chunk_probe.pixel_statistics_many
 
     def statistics_that_crash_on_a_40_pixel_high_image(works):
         if any(luma.size[1] == 43 for luma, _ in works):  # good_3.jpg is 43 pixels high
@@ -171,7 +172,7 @@ def test_statistics_failing_for_one_image_fail_only_that_sample(
         return real_statistics(works)
 
     monkeypatch.setattr(
-        profile_module, "pixel_statistics_many", statistics_that_crash_on_a_40_pixel_high_image
+        chunk_probe, "pixel_statistics_many", statistics_that_crash_on_a_40_pixel_high_image
     )
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=8)
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
@@ -194,7 +195,7 @@ def test_a_chunk_probes_exactly_like_samples_one_at_a_time(tmp_path: Path) -> No
         path = folder / f"{index}.png"
         image.save(path)
         samples.append(Sample(sample_id=path.name, index=index, path=str(path), label="x"))
-    chunk = profile_module._probe_chunk((samples, []))
+    chunk = chunk_probe.probe_chunk((samples, []))
     one_by_one = pa.RecordBatch.from_pylist(
         [probe_sample(sample) for sample in samples], schema=PROFILE_SCHEMA
     )
@@ -387,7 +388,7 @@ def test_no_worker_death_leaves_worker_deaths_empty(tmp_path: Path) -> None:
 def test_the_crash_hook_never_fires_in_the_main_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(profile_module.CRASH_HOOK_VARIABLE, "good_2")
+    monkeypatch.setenv(chunk_probe.CRASH_HOOK_VARIABLE, "good_2")
     source = build_dataset(tmp_path / "data")
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1))
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}

@@ -25,7 +25,7 @@ from dlqa.data.crop_hashes import (
     find_near_duplicate_samples,
     pair_colour_distance,
 )
-from dlqa.data.duplicates import find_exact_groups
+from dlqa.data.exact_groups import find_exact_groups
 
 _ITER_BATCH = 8192  # values turned into Python objects at a time when iterating a column
 _READ_BATCH_ROWS = 65_536  # rows read from Parquet at a time

@@ -19,18 +19,15 @@ from dlqa.store.maintenance import (
     check_database,
     upgrade_database,
 )
-from dlqa.store.store import (
-    ARTIFACTS_ENV,
+from dlqa.store.records import (
     RUN_FAILED,
     RUN_FINISHED,
     RUN_INTERRUPTED,
     RUN_RUNNING,
     RunRecord,
     SnapshotRecord,
-    Store,
-    artifact_root,
-    open_store,
 )
+from dlqa.store.store import ARTIFACTS_ENV, Store, artifact_root, open_store
 
 __all__ = [
     "ARTIFACTS_ENV",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,47 +19,21 @@ from dlqa.core.results import CheckResult
 from dlqa.store.artifacts import ArtifactStore, is_digest
 from dlqa.store.connect import default_database_url, open_engine, redact_url, sqlite_file
 from dlqa.store.models import ArtifactRow, ResultRow, RunRow, SnapshotRow, utc_now
-
-RUN_RUNNING = "running"
-RUN_FINISHED = "finished"
-RUN_FAILED = "failed"
-RUN_INTERRUPTED = "interrupted"
-_END_STATUSES = (RUN_FINISHED, RUN_FAILED, RUN_INTERRUPTED)
+from dlqa.store.records import (
+    END_STATUSES,
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_RUNNING,
+    RunRecord,
+    SnapshotRecord,
+    result_from_row,
+    run_record,
+    snapshot_record,
+)
 
 ARTIFACTS_ENV = "DLQA_ARTIFACTS"
 SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    kind: str
-    command: str
-    config: dict[str, Any]
-    created_at: datetime
-    finished_at: datetime | None
-    status: str
-    exit_code: int | None
-    provenance: dict[str, Any]
-    report: dict[str, Any]
-
-    @property
-    def complete(self) -> bool:
-        return self.status == RUN_FINISHED
-
-
-@dataclass(frozen=True)
-class SnapshotRecord:
-    id: int
-    run_id: int
-    created_at: datetime
-    source: str
-    fingerprint: str
-    n_samples: int
-    table_digest: str
-    summary: dict[str, Any]
-    complete: bool = True  # its run finished
 
 
 class Store:
@@ -160,8 +132,8 @@ class Store:
             session.commit()
 
     def finish_run(self, run_id: int, status: str, exit_code: int) -> None:
-        if status not in _END_STATUSES:
-            raise ValueError(f"a run finishes as one of {_END_STATUSES}, not {status!r}")
+        if status not in END_STATUSES:
+            raise ValueError(f"a run finishes as one of {END_STATUSES}, not {status!r}")
         with self._sessions() as session:
             row = self._require_run(session, run_id)
             row.status = status
@@ -171,7 +143,7 @@ class Store:
 
     def get_run(self, run_id: int) -> RunRecord:
         with self._sessions() as session:
-            return _run_record(self._require_run(session, run_id))
+            return run_record(self._require_run(session, run_id))
 
     def list_runs(self, kind: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """Runs, newest first; only those of ``kind`` when given."""
@@ -181,7 +153,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self._sessions() as session:
-            return [_run_record(row) for row in session.scalars(query)]
+            return [run_record(row) for row in session.scalars(query)]
 
     def results_for_run(self, run_id: int) -> list[CheckResult]:
         with self._sessions() as session:
@@ -189,27 +161,7 @@ class Store:
             rows = session.scalars(
                 select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.position)
             )
-            return [
-                CheckResult.from_dict(
-                    {
-                        "check_id": row.check_id,
-                        "subject": row.subject,
-                        "status": row.status,
-                        "summary": row.summary,
-                        "value": row.value,
-                        "threshold": row.threshold,
-                        "n": row.n,
-                        "interval": {
-                            "low": row.interval_low,
-                            "high": row.interval_high,
-                            "level": row.interval_level or 0.95,
-                        },
-                        "evidence": row.evidence,
-                        "details": row.details,
-                    }
-                )
-                for row in rows
-            ]
+            return [result_from_row(row) for row in rows]
 
     # -- snapshots --------------------------------------------------------------------
 
@@ -271,7 +223,7 @@ class Store:
                     f"({count} snapshot{'s' if count != 1 else ''} stored)",
                     hint=f"{SNAPSHOTS_HINT}; refer to one by id, 'latest' or 'latest~N'",
                 )
-            return _snapshot_record(row, self._run_status(session, row.run_id))
+            return snapshot_record(row, self._run_status(session, row.run_id))
 
     def list_snapshots(
         self, source: str | None = None, *, include_incomplete: bool = False
@@ -280,7 +232,7 @@ class Store:
         query = self._snapshot_query(source, include_incomplete)
         with self._sessions() as session:
             return [
-                _snapshot_record(row, self._run_status(session, row.run_id))
+                snapshot_record(row, self._run_status(session, row.run_id))
                 for row in session.scalars(query)
             ]
 
@@ -387,33 +339,4 @@ def _parse_snapshot_ref(ref: int | str) -> tuple[int | None, int]:
         f"{ref!r} is not a snapshot reference",
         hint=f"use a snapshot id, 'latest' or 'latest~N' (N snapshots before the latest); "
         f"{SNAPSHOTS_HINT}",
-    )
-
-
-def _run_record(row: RunRow) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        kind=row.kind,
-        command=row.command,
-        config=dict(row.config),
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        exit_code=row.exit_code,
-        provenance=dict(row.provenance or {}),
-        report=dict(row.report or {}),
-    )
-
-
-def _snapshot_record(row: SnapshotRow, run_status: str) -> SnapshotRecord:
-    return SnapshotRecord(
-        id=row.id,
-        run_id=row.run_id,
-        created_at=row.created_at,
-        source=row.source,
-        fingerprint=row.fingerprint,
-        n_samples=row.n_samples,
-        table_digest=row.table_digest,
-        summary=dict(row.summary),
-        complete=run_status == RUN_FINISHED,
     )
