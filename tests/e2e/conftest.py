@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,21 @@ def dataset(tmp_path: Path) -> Path:
     Image.new("RGB", (160, 120), (3, 3, 4)).save(root / "train/dog/dark.png")
     shutil.copy(root / "train/cat/01.jpg", root / "test/cat/leaked.jpg")
     return root
+
+
+# `dlqa` as a real subprocess of this interpreter (for signals, concurrency, installed plugins).
+DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
+
+
+def noise_pngs(root: Path, n: int, classes: int = 4, seed: int = 0) -> None:
+    """``n`` small random 32x32 PNGs in ``classes`` class folders (c0, c1, ...)."""
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        folder = root / f"c{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n // classes):
+            pixels = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -5,24 +5,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from tests.e2e.conftest import DLQA, noise_pngs
 
 pytestmark = pytest.mark.slow
-DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
 
 
 def test_two_profiles_on_one_sqlite_file_both_complete(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    for label in ("a", "b", "c"):
-        (tmp_path / "data" / label).mkdir(parents=True)
-        for i in range(150):
-            pixels = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
-            Image.fromarray(pixels).save(tmp_path / "data" / label / f"{i}.png")
+    noise_pngs(tmp_path / "data", 450, classes=3)
     url = f"sqlite:///{(tmp_path / 'shared.db').as_posix()}"
     processes = [
         subprocess.Popen(

@@ -1,26 +1,18 @@
-"""The run lifecycle through the real CLI: reports re-rendered from the store alone, Ctrl-C
-on a real process, a usage error in a later stage."""
+"""The run lifecycle through the real CLI: reports re-rendered from the store alone, a usage
+error in a later stage, a database found from any folder. (Ctrl-C on a real process group:
+test_worker_death.py.)"""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from tests.e2e.conftest import run_cli
 
 pytestmark = pytest.mark.slow
-DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
 
 
 def test_report_re_renders_a_run_after_its_data_is_gone(dataset: Path, tmp_path: Path,
@@ -46,52 +38,6 @@ def test_report_re_renders_a_run_after_its_data_is_gone(dataset: Path, tmp_path:
 
     code, _, err = run_cli("report", "99")
     assert code == 2 and "no run 99" in err
-
-
-def _many_images(root: Path, n: int) -> None:
-    rng = np.random.default_rng(0)
-    for c in range(4):
-        folder = root / f"c{c}"
-        folder.mkdir(parents=True)
-        for i in range(n // 4):
-            Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(
-                folder / f"{i}.png"
-            )
-
-
-def test_ctrl_c_on_a_real_profile_is_exit_130_with_the_run_kept(tmp_path: Path) -> None:
-    _many_images(tmp_path / "data", 4000)
-    process = subprocess.Popen(
-        [*DLQA, "data", "profile", "data", "--workers", "2", "--quiet"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    database = tmp_path / ".dlqa" / "dlqa.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until the run is recorded, then interrupt
-        if database.exists() and _runs(database):
-            break
-        time.sleep(0.05)
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    assert "interrupted: run 1 is recorded as interrupted" in err
-    assert "Traceback" not in err
-    assert _runs(database) == [(1, "interrupted", 130)]
-    report = json.loads((tmp_path / ".dlqa/reports/run-1/report.json").read_text())
-    assert report["status"] == "interrupted"
-
-
-def _runs(database: Path) -> list[tuple]:
-    try:
-        with sqlite3.connect(database) as connection:
-            return connection.execute("SELECT id, status, exit_code FROM runs").fetchall()
-    except sqlite3.Error:
-        return []
 
 
 def test_a_usage_error_in_a_later_stage_keeps_the_data_results(dataset: Path, tmp_path: Path,

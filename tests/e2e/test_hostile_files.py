@@ -7,17 +7,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import run_cli, scene
+from tests.e2e.conftest import DLQA, run_cli, scene
 
 pytestmark = pytest.mark.slow
-DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
 
 
 @pytest.fixture

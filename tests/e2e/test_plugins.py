@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import scene
+from tests.e2e.conftest import DLQA, scene
 
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
-DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
 
 
 def install(name: str, target: Path, tmp_path: Path) -> Path:

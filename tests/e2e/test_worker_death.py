@@ -22,22 +22,17 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from tests.e2e.conftest import DLQA, noise_pngs
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.name != "posix", reason="signals and process groups of POSIX"),
 ]
-DLQA = [sys.executable, "-c", "import sys; from dlqa.cli import main; sys.exit(main())"]
 MARKED = "c2/crash_here.png"  # sorts last in c2: the middle one of three chunks of 256
 
 
 def _small_pngs(root: Path, n: int, marked: str | None = None) -> None:
-    rng = np.random.default_rng(0)
-    for c in range(4):
-        folder = root / f"c{c}"
-        folder.mkdir(parents=True)
-        for i in range(n // 4):
-            pixels = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
-            Image.fromarray(pixels).save(folder / f"{i}.png")
+    noise_pngs(root, n)
     if marked is not None:
         Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(root / marked)
 

@@ -172,28 +172,18 @@ def run_battery(
     optimizer_factory: Callable[[Any], torch.optim.Optimizer],
     batch: Any,
     *,
-    device: str | torch.device = "cpu",
     gates: dict[str, dict[str, Any]] | None = None,
-    expected_output_shape: Sequence[int | None] | None = None,
-    frozen_buffers: Sequence[str] = (),
-    seed: int = 0,
-    loss_kind: str | None = None,
     checks: Iterable[str] | None = None,
+    **context_options: Any,
 ) -> list[CheckResult]:
+    """The battery's checks (``checks``, default all) under ``gates``, on the context that
+    ``battery_context`` builds with ``context_options`` (device, expected_output_shape, ...)."""
     gates = dict(gates or {})
     for check_id in gates:
         if check_id.startswith("train."):
             get_spec(check_id)  # an unknown id is a ConfigError naming it
     suite = Suite([get_spec(check_id) for check_id in _selected_ids(checks)], gates)
     with battery_context(
-        model_factory,
-        loss_fn,
-        optimizer_factory,
-        batch,
-        device=device,
-        expected_output_shape=expected_output_shape,
-        frozen_buffers=frozen_buffers,
-        seed=seed,
-        loss_kind=loss_kind,
+        model_factory, loss_fn, optimizer_factory, batch, **context_options
     ) as context:
         return suite.run(context).results
