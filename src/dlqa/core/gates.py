@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from dlqa.core.errors import EXIT_GATE_FAILED, EXIT_OK
 from dlqa.core.results import CheckResult, Interval, Status
 
 
@@ -64,7 +65,5 @@ def gate_fails(result: CheckResult, *, allow_inconclusive: bool = False) -> bool
 
 
 def exit_code_of(results: list[CheckResult], *, allow_inconclusive: bool = False) -> int:
-    from dlqa.core.errors import EXIT_GATE_FAILED, EXIT_OK
-
     failed = any(gate_fails(r, allow_inconclusive=allow_inconclusive) for r in results)
     return EXIT_GATE_FAILED if failed else EXIT_OK

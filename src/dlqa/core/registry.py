@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from dlqa.core.errors import ConfigError
 from dlqa.core.params import (
     GateParams,
+    Param,
     build_params_model,
     default_values,
     param_docs,
@@ -118,8 +119,6 @@ def register_check(
             )
         defaults_in = dict(defaults or {})
         if param_docs:
-            from dlqa.core.params import Param
-
             defaults_in = {
                 key: Param(value, doc=param_docs[key])
                 if key in param_docs and not isinstance(value, Param)

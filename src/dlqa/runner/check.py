@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dlqa.config import Config
 from dlqa.core.errors import ConfigError
+from dlqa.core.registry import get_spec
 from dlqa.core.stages import ProgressFactory
 from dlqa.runner.session import RunSession, configured_stages
 
@@ -54,6 +55,4 @@ def run_configured_checks(
 
 
 def _checks_of_stage(stage: str, checks: Sequence[str]) -> list[str]:
-    from dlqa.core.registry import get_spec
-
     return [check_id for check_id in checks if get_spec(check_id).stage == stage]
