@@ -11,10 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from dlqa.data.checks.balance import class_counts
-from dlqa.data.columns import PROFILE_SCHEMA
 from dlqa.data.context import DataProfile, StringColumn, string_codes
+from dlqa.data.image_duplicates import signature_rows
+from dlqa.data.modalities import IMAGE, profile_schema
 from dlqa.data.snapshots import FINGERPRINT_PREFIX, dataset_fingerprint, diff_profiles
 from tests.data.checks.conftest import build_profile
+
+PROFILE_SCHEMA = profile_schema(IMAGE, [])
 
 LABELS = ["cat", "dog", None, "Zebra", "élan", "(none)"]
 SPLITS = ["train", "test", None, "val"]
@@ -110,8 +113,8 @@ def test_take_reads_rows_across_row_groups_in_the_asked_order(profiles):
     memory, stored = profiles
     rows = np.array([299, 0, 36, 37, 150, 36, 1])
     assert stored.take("sample_id", rows).to_pylist() == memory.take("sample_id", rows).to_pylist()
-    grids_stored, known_stored = stored._grids("grid", rows)
-    grids_memory, known_memory = memory._grids("grid", rows)
+    grids_stored, known_stored = signature_rows(stored, "grid", rows)
+    grids_memory, known_memory = signature_rows(memory, "grid", rows)
     np.testing.assert_array_equal(grids_stored, grids_memory)
     assert known_stored.tolist() == known_memory.tolist() == [True, False, True, True, False,
                                                               True, True]  # fmt: skip

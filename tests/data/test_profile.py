@@ -12,12 +12,15 @@ import pytest
 from PIL import Image
 
 import dlqa.data.chunk_probe as chunk_probe
+import dlqa.data.probes.image as image_probe
 from dlqa.core.errors import UsageError
 from dlqa.data.chunk_probe import probe_sample
-from dlqa.data.columns import PROFILE_SCHEMA
+from dlqa.data.modalities import IMAGE, profile_schema
 from dlqa.data.profile import ProfileInfo, profile_source, read_profile
 from dlqa.execute import LocalExecutor, WorkerDied
 from dlqa.sources.base import Sample
+
+PROFILE_SCHEMA = profile_schema(IMAGE, [])
 
 
 class ListSource:
@@ -142,14 +145,14 @@ def test_probe_exception_for_one_sample_does_not_abort_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = build_dataset(tmp_path / "data")
-    real_decode = chunk_probe.decode_image_bytes
+    real_decode = image_probe.decode_image_bytes
 
     def decode_that_crashes_on_one_file(data: bytes):
         if data == (tmp_path / "data" / "good_3.jpg").read_bytes():
             raise RuntimeError("probe bug")
         return real_decode(data)
 
-    monkeypatch.setattr(chunk_probe, "decode_image_bytes", decode_that_crashes_on_one_file)
+    monkeypatch.setattr(image_probe, "decode_image_bytes", decode_that_crashes_on_one_file)
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=5)
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
     assert info.n_samples == 11
@@ -164,7 +167,7 @@ def test_statistics_failing_for_one_image_fail_only_that_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = build_dataset(tmp_path / "data")
-    real_statistics = chunk_probe.pixel_statistics_many
+    real_statistics = image_probe.pixel_statistics_many
 
     def statistics_that_crash_on_a_40_pixel_high_image(works):
         if any(luma.size[1] == 43 for luma, _ in works):  # good_3.jpg is 43 pixels high
@@ -172,7 +175,7 @@ def test_statistics_failing_for_one_image_fail_only_that_sample(
         return real_statistics(works)
 
     monkeypatch.setattr(
-        chunk_probe, "pixel_statistics_many", statistics_that_crash_on_a_40_pixel_high_image
+        image_probe, "pixel_statistics_many", statistics_that_crash_on_a_40_pixel_high_image
     )
     info = profile_source(source, tmp_path / "p.parquet", executor=LocalExecutor(1), chunk_size=8)
     rows = {row["sample_id"]: row for row in read_profile(info.path).to_pylist()}
@@ -195,7 +198,7 @@ def test_a_chunk_probes_exactly_like_samples_one_at_a_time(tmp_path: Path) -> No
         path = folder / f"{index}.png"
         image.save(path)
         samples.append(Sample(sample_id=path.name, index=index, path=str(path), label="x"))
-    chunk = chunk_probe.probe_chunk((samples, []))
+    chunk = chunk_probe.probe_chunk((samples, [], "image"))
     one_by_one = pa.RecordBatch.from_pylist(
         [probe_sample(sample) for sample in samples], schema=PROFILE_SCHEMA
     )

@@ -46,6 +46,11 @@ class CheckSpec:
     stage: str
     params_model: type[GateParams]
     origin: str = "dlqa"  # the distribution that registered it
+    # The kinds of context the check applies to (data: "image", "audio", "text"); None: all.
+    modalities: frozenset[str] | None = None
+
+    def applies_to(self, modality: str | None) -> bool:
+        return self.modalities is None or modality is None or modality in self.modalities
 
     @property
     def namespace(self) -> str:
@@ -81,10 +86,13 @@ def register_check(
     params: type[BaseModel] | None = None,
     param_docs: dict[str, str] | None = None,
     level: str = "fail",
+    modalities: tuple[str, ...] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under a stable id ``namespace.name``.
 
     ``stage`` names the stage whose context the check reads (default: the namespace).
+    ``modalities`` limits a check to some kinds of data ("image", "audio", "text"): on other
+    data it is not run, and says so when asked for by name.
     Parameters come as ``defaults`` (plain values or :class:`dlqa.core.params.Param`) or as a
     pydantic model ``params``; ``param_docs`` documents plain defaults.
     """
@@ -133,6 +141,7 @@ def register_check(
             stage=stage or namespace,
             params_model=build_params_model(check_id, defaults_in, params, level),
             origin=origin.distribution if origin else "dlqa",
+            modalities=None if modalities is None else frozenset(modalities),
         )
         return func
 

@@ -62,6 +62,9 @@ class StageSpec:
     order: int = 100  # `dlqa check` runs stages by this number, lowest first
     # The order its checks run in (ids not listed run after, by id).
     check_order: tuple[str, ...] = ()
+    # The modality of a built context ("image", "audio", "text"); checks registered for other
+    # modalities are left out of the run (and say why when asked for by name).
+    modality_of: Callable[[Any], str | None] | None = None
     # Evidence kind -> one line of text for an item (terminal, JUnit, pytest).
     evidence_kinds: dict[str, Callable[[Any], str]] = field(default_factory=dict)
     origin: str = "dlqa"

@@ -55,6 +55,22 @@ class Suite:
         self.entries: list[tuple[CheckSpec, dict[str, Any]]] = [
             (spec, spec.resolve_params(gates.get(spec.check_id))) for spec in ordered
         ]
+        self.not_applicable: dict[str, str] = {}  # check id -> why it is not run
+
+    def for_modality(self, modality: str | None, *, explicit: bool = False) -> None:
+        """Leave out the checks that do not apply to ``modality`` (an image check on audio);
+        with ``explicit`` (the user named the checks) they stay, and skip with the reason."""
+        kept = []
+        for spec, params in self.entries:
+            if spec.applies_to(modality):
+                kept.append((spec, params))
+            elif explicit:
+                kinds = " and ".join(sorted(spec.modalities or ()))
+                self.not_applicable[spec.check_id] = (
+                    f"applies to {kinds} data; this dataset is {modality}"
+                )
+                kept.append((spec, params))
+        self.entries = kept
 
     def run(
         self, context: Any, on_result: Callable[[CheckResult], None] | None = None
@@ -63,6 +79,9 @@ class Suite:
         for spec, params in self.entries:
             if not params["enabled"]:
                 produced = [CheckResult(spec.check_id, Status.SKIP, "disabled in dlqa.toml")]
+            elif spec.check_id in self.not_applicable:
+                reason = self.not_applicable[spec.check_id]
+                produced = [CheckResult(spec.check_id, Status.SKIP, reason)]
             else:
                 produced = run_check(spec, context, params)
             for result in produced:

@@ -18,14 +18,9 @@ from typing import Any
 import pyarrow as pa
 
 from dlqa.core.errors import UsageError
-from dlqa.data.columns import META_PREFIX, PROBE_ERROR, PROFILE_COLUMNS, PROFILE_SCHEMA
+from dlqa.data.columns import META_PREFIX, PROBE_ERROR
+from dlqa.data.modalities import Modality, get_modality, profile_schema
 from dlqa.data.probes.file import read_file_bytes
-from dlqa.data.probes.image import (
-    ImageWork,
-    decode_image_bytes,
-    pixel_statistics_many,
-    probe_array,
-)
 from dlqa.sources.base import Sample
 from dlqa.sources.folder import display_name
 
@@ -33,21 +28,26 @@ CRASH_HOOK_VARIABLE = "DLQA_TEST_CRASH_ON"
 CRASH_EXIT_VARIABLE = "DLQA_TEST_CRASH_EXIT"
 
 
-def probe_sample(sample: Sample) -> dict[str, Any]:
-    """Every PROFILE_SCHEMA column for one sample (None where unknown).
+# A chunk for a worker: its samples, the metadata keys of the source, the modality's name.
+ChunkTask = tuple[list[Sample], list[str], str]
 
-    In-memory samples (``array`` set) go through ``probe_array``; files are read once, then
-    hashed and decoded from the same bytes. File and image errors are findings in the row.
+
+def probe_sample(sample: Sample, modality: str = "image") -> dict[str, Any]:
+    """Every column of the modality's profile table for one sample (None where unknown).
+
+    In-memory samples are probed from their array or text; files are read once, then hashed
+    and decoded from the same bytes. File and decoding errors are findings in the row.
     """
-    row, work = _decode_sample(sample)
-    if work is not None:
-        row.update(pixel_statistics_many([work])[0])
+    spec = get_modality(modality)
+    row, work = _decode_sample(sample, spec)
+    if work is not None and spec.finish is not None:
+        row.update(spec.finish([work])[0])
     return row
 
 
-def identity_row(sample: Sample) -> dict[str, Any]:
+def identity_row(sample: Sample, modality: Modality) -> dict[str, Any]:
     """A row with only what the source says about the sample (every other column None)."""
-    row: dict[str, Any] = dict.fromkeys(PROFILE_COLUMNS)
+    row: dict[str, Any] = dict.fromkeys(profile_schema(modality, []).names)
     row.update(
         sample_id=sample.sample_id,
         index=sample.index,
@@ -58,27 +58,28 @@ def identity_row(sample: Sample) -> dict[str, Any]:
     return row
 
 
-def _decode_sample(sample: Sample) -> tuple[dict[str, Any], ImageWork | None]:
-    """The row of one sample without its pixel statistics, and what they need (None when
-    there is nothing to measure, or the sample is already fully probed)."""
-    row = identity_row(sample)
-    if sample.array is not None:
-        row.update(probe_array(sample.array))
-        return row, None
+def _decode_sample(sample: Sample, modality: Modality) -> tuple[dict[str, Any], Any]:
+    """The row of one sample without what the modality finishes per chunk (pixel statistics),
+    and what that needs (None when the sample is already fully probed)."""
+    row = identity_row(sample, modality)
+    if sample.in_memory:
+        decoded, work = modality.decode(sample, None)
+        row.update(decoded)
+        return row, work
     if sample.path is None:
         row["error"] = "unreadable"
-        row["error_detail"] = "the sample has neither a path nor an array"
+        row["error_detail"] = "the sample has neither a path nor in-memory content"
         return row, None
     data, file_row = read_file_bytes(sample.path)
     row.update(file_row)
     if data is None:
         return row, None
-    image_row, work = decode_image_bytes(data)
-    row.update(image_row)
+    decoded, work = modality.decode(sample, data)
+    row.update(decoded)
     return row, work
 
 
-def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
+def _failed_probe_row(sample: Sample, modality: Modality, exc: Exception) -> dict[str, Any]:
     """The row of a sample whose probe raised: the run goes on, the sample carries the error.
 
     Decoders' failures are caught inside the probes and are findings about the file; what
@@ -86,7 +87,7 @@ def _failed_probe_row(sample: Sample, exc: Exception) -> dict[str, Any]:
     of the wrong kind), or a bug in dlqa's probe code, which is said as such, with where it
     happened, so that the file is not blamed for it.
     """
-    row = identity_row(sample)
+    row = identity_row(sample, modality)
     row.update(
         error=_probe_failure_kind(exc),
         error_detail=f"{type(exc).__name__}: {exc}{_where(exc)}",
@@ -118,46 +119,40 @@ def storable_path(path: str | None) -> str | None:
     return None if path is None else display_name(path)
 
 
-def profile_schema(meta_keys: list[str]) -> pa.Schema:
-    """PROFILE_SCHEMA followed by one string column per metadata key."""
-    return pa.schema(
-        list(PROFILE_SCHEMA) + [pa.field(META_PREFIX + key, pa.string()) for key in meta_keys]
-    )
-
-
-def probe_chunk(task: tuple[list[Sample], list[str]]) -> pa.RecordBatch:
+def probe_chunk(task: ChunkTask) -> pa.RecordBatch:
     """Executor task: probe a chunk of samples into one record batch (runs in a worker).
 
-    Each sample is read and decoded in turn; the pixel statistics of the chunk's images are
-    then computed together (``pixel_statistics_many``), which for small images is most of the
-    probe's time saved. Only the chunk's rows are ever Python objects.
+    Each sample is read and decoded in turn; what the modality finishes per chunk (the pixel
+    statistics of images, which for small images is most of the probe's time saved) is then
+    done for the chunk together. Only the chunk's rows are ever Python objects.
     """
-    samples, meta_keys = task
+    samples, meta_keys, modality_name = task
+    modality = get_modality(modality_name)
     rows: list[dict[str, Any]] = []
-    works: list[tuple[int, ImageWork]] = []  # (row, what its statistics need)
+    works: list[tuple[int, Any]] = []  # (row, what finishing it needs)
     crash_on = os.environ.get(CRASH_HOOK_VARIABLE)  # the test hook; see the module docstring
     for sample in samples:
         if crash_on:
             _crash_if_marked(sample, crash_on)
         try:
-            row, work = _decode_sample(sample)
+            row, work = _decode_sample(sample, modality)
         except Exception as exc:  # one bad sample must never abort the whole profile
-            row, work = _failed_probe_row(sample, exc), None
+            row, work = _failed_probe_row(sample, modality, exc), None
         if work is not None:
             works.append((len(rows), work))
         rows.append(row)
-    _add_pixel_statistics(rows, works, samples)
-    return to_batch(rows, samples, meta_keys)
+    _finish_chunk(rows, works, samples, modality)
+    return to_batch(rows, samples, meta_keys, modality)
 
 
 def to_batch(
-    rows: list[dict[str, Any]], samples: list[Sample], meta_keys: list[str]
+    rows: list[dict[str, Any]], samples: list[Sample], meta_keys: list[str], modality: Modality
 ) -> pa.RecordBatch:
     for row, sample in zip(rows, samples, strict=True):
         for key in meta_keys:
             value = sample.metadata.get(key)
             row[META_PREFIX + key] = None if value is None else str(value)
-    return pa.RecordBatch.from_pylist(rows, schema=profile_schema(meta_keys))
+    return pa.RecordBatch.from_pylist(rows, schema=profile_schema(modality, meta_keys))
 
 
 def _crash_if_marked(sample: Sample, marker: str) -> None:
@@ -175,20 +170,23 @@ def _crash_if_marked(sample: Sample, marker: str) -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
-def _add_pixel_statistics(
-    rows: list[dict[str, Any]], works: list[tuple[int, ImageWork]], samples: list[Sample]
+def _finish_chunk(
+    rows: list[dict[str, Any]],
+    works: list[tuple[int, Any]],
+    samples: list[Sample],
+    modality: Modality,
 ) -> None:
-    if not works:
+    if not works or modality.finish is None:
         return
     try:
-        statistics = pixel_statistics_many([work for _, work in works])
-    except Exception:  # measure one at a time, so that only the sample at fault fails
+        statistics = modality.finish([work for _, work in works])
+    except Exception:  # finish one at a time, so that only the sample at fault fails
         statistics = []
         for index, work in works:
             try:
-                statistics.append(pixel_statistics_many([work])[0])
+                statistics.append(modality.finish([work])[0])
             except Exception as exc:
-                rows[index] = _failed_probe_row(samples[index], exc)
+                rows[index] = _failed_probe_row(samples[index], modality, exc)
                 statistics.append({})
     for (index, _), values in zip(works, statistics, strict=True):
         rows[index].update(values)

@@ -1,64 +1,39 @@
 """The per-sample profile table: one row per sample, written as Arrow batches to Parquet.
 
-Probes fill these columns; dataset checks, snapshots, diffs and reports read them. Manifest
-metadata columns are kept after the fixed ones, named ``meta.<column>`` (as strings).
+Every profile has the common columns below, then the columns of its modality (image, audio or
+text: ``dlqa.data.modalities``), then the manifest's metadata columns, named ``meta.<column>``
+(as strings). The modality is stored in the Parquet file's metadata (``MODALITY_KEY``).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-PROFILE_SCHEMA = pa.schema(
-    [
-        ("sample_id", pa.string()),  # path relative to the source root, or the manifest id
-        ("index", pa.int64()),  # position in the source
-        ("path", pa.string()),  # absolute path; null for in-memory arrays
-        ("label", pa.string()),
-        ("split", pa.string()),
-        ("file_size", pa.int64()),
-        # null when the sample decoded; else "empty", "truncated", "corrupt" or "unreadable"
-        ("error", pa.string()),
-        ("error_detail", pa.string()),
-        ("ext_format", pa.string()),  # format the extension claims ("jpeg", "png", ...)
-        ("actual_format", pa.string()),  # format the magic bytes say
-        ("format_mismatch", pa.bool_()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("aspect_ratio", pa.float32()),  # width / height
-        ("mode", pa.string()),  # Pillow mode: "RGB", "L", "RGBA", "P", "CMYK", "I;16", ...
-        ("channels", pa.int8()),
-        ("colorfulness", pa.float32()),  # mean per-pixel max-min over RGB, 0..255
-        ("is_grayscale", pa.bool_()),  # colour image whose channels are effectively equal
-        ("brightness", pa.float32()),  # mean luma, 0..255
-        ("contrast", pa.float32()),  # standard deviation of luma, 0..255
-        ("sharpness", pa.float32()),  # variance of the Laplacian at the working size
-        ("entropy", pa.float32()),  # Shannon entropy of the luma histogram, bits (0..8)
-        ("sha256", pa.string()),  # content hash of the file bytes (or of the array)
-        ("phash", pa.uint64()),  # 64-bit perceptual hash
-        ("phash_center", pa.uint64()),  # perceptual hash of the central 95 % (border crops)
-        ("grid", pa.binary(256)),  # 16 x 16 luma grid that confirms near-duplicate candidates
-        ("grid_center", pa.binary(256)),  # the same of the central 95 %
-        ("colour", pa.binary(32)),  # 4 x 4 opponent-colour layout, confirms candidates too
-        ("colour_center", pa.binary(32)),  # the same of the central 95 %
-    ]
+COMMON_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("sample_id", pa.string()),  # path relative to the source root, or the manifest id
+    pa.field("index", pa.int64()),  # position in the source
+    pa.field("path", pa.string()),  # absolute path; null for in-memory samples
+    pa.field("label", pa.string()),
+    pa.field("split", pa.string()),
+    pa.field("file_size", pa.int64()),
+    # null when the sample decoded; else "empty", "truncated", "corrupt" or "unreadable"
+    pa.field("error", pa.string()),
+    pa.field("error_detail", pa.string()),
+    pa.field("ext_format", pa.string()),  # format the extension claims ("jpeg", "wav", ...)
+    pa.field("actual_format", pa.string()),  # format the leading bytes say
+    pa.field("format_mismatch", pa.bool_()),
+    pa.field("sha256", pa.string()),  # hash of the file bytes (or of the in-memory sample)
+    # Hash of the decoded content where that differs from the bytes: the same audio in another
+    # container or bit depth, the same text after normalisation. Null: the bytes are the content.
+    pa.field("content_hash", pa.string()),
 )
 
-PROFILE_COLUMNS = PROFILE_SCHEMA.names
-
-# Numeric image properties that dataset checks, diffs and reports summarise.
-NUMERIC_PROPERTIES = (
-    "width",
-    "height",
-    "aspect_ratio",
-    "brightness",
-    "contrast",
-    "sharpness",
-    "entropy",
-    "colorfulness",
-    "file_size",
-)
+COMMON_COLUMNS: tuple[str, ...] = tuple(field.name for field in COMMON_FIELDS)
 
 META_PREFIX = "meta."
+
+# Key of the Parquet file metadata that names the profile's modality.
+MODALITY_KEY = b"dlqa.modality"
 
 # The `error` of a sample on which dlqa's own probe code raised: a bug in dlqa, not in the file.
 PROBE_ERROR = "probe_error"

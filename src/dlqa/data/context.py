@@ -10,7 +10,7 @@ sample per column in use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
@@ -20,11 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dlqa.data.crop_hashes import (
-    confirm_pairs,
-    find_near_duplicate_samples,
-    pair_colour_distance,
-)
+from dlqa.data.columns import MODALITY_KEY
 from dlqa.data.exact_groups import find_exact_groups
 
 _ITER_BATCH = 8192  # values turned into Python objects at a time when iterating a column
@@ -146,7 +142,7 @@ class DataProfile:
         self._table: pa.Table | None = table
         self._file: pq.ParquetFile | None = None
         self.source = source
-        self._candidates: dict[int, tuple[np.ndarray, ...]] = {}
+        self._cache: dict[Any, Any] = {}
         self._codes: dict[str, tuple[list[str], np.ndarray]] = {}
 
     @classmethod
@@ -156,7 +152,7 @@ class DataProfile:
         profile._table = None
         profile._file = pq.ParquetFile(path)
         profile.source = source
-        profile._candidates = {}
+        profile._cache = {}
         profile._codes = {}
         return profile
 
@@ -170,6 +166,23 @@ class DataProfile:
     def table(self) -> pa.Table:
         """The whole table (read in full from Parquet: prefer the column accessors)."""
         return self._table if self._table is not None else self._file.read()
+
+    @cached_property
+    def modality(self) -> str:
+        """ "image", "audio" or "text": what the profile's samples are (from the table's
+        metadata; a table without it is an image profile, as every profile was before)."""
+        metadata = self.schema.metadata or {}
+        return metadata.get(MODALITY_KEY, b"image").decode()
+
+    def has_column(self, name: str) -> bool:
+        return name in self.schema.names
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per ``key`` for this profile: work that several checks share
+        (candidate pairs of a near-duplicate search)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     @cached_property
     def n(self) -> int:
@@ -292,10 +305,21 @@ class DataProfile:
 
     @cached_property
     def exact_groups(self) -> list[np.ndarray]:
-        """Groups of samples whose content hashes are identical (decoded or not)."""
-        groups = find_exact_groups(self.column("sha256"))
+        """Groups of decoded samples with identical content: the decoded content's hash where
+        the modality has one (audio, text), else the bytes' hash. A file that does not decode
+        is in no group: ``data.unreadable`` reports it, once (two empty files are not
+        "identical")."""
+        keys = pc.if_else(self.column("error").is_null(), self.content_keys(), None)
+        groups = find_exact_groups(keys)
         release_arrow_memory()
         return groups
+
+    def content_keys(self) -> pa.ChunkedArray:
+        """Per sample, the key of its content: ``content_hash``, or ``sha256`` where null."""
+        keys = self.column("sha256")
+        if self.has_column("content_hash"):
+            keys = pc.coalesce(self.column("content_hash"), keys)
+        return keys
 
     @cached_property
     def _sha_group(self) -> np.ndarray:
@@ -303,55 +327,6 @@ class DataProfile:
         for number, members in enumerate(self.exact_groups):
             group[members] = number
         return group
-
-    def _near_candidates(self, max_distance: int) -> tuple[np.ndarray, ...]:
-        """Candidate pairs within the hash distance, their distances, structure correlations
-        and colour distances (cached: several checks share them)."""
-        if max_distance not in self._candidates:
-            full, center = self.column("phash"), self.column("phash_center")
-            valid = full.is_valid().to_numpy() & center.is_valid().to_numpy() & self.decoded
-            pairs, distances = find_near_duplicate_samples(
-                full.fill_null(0).to_numpy().astype(np.uint64, copy=False),
-                center.fill_null(0).to_numpy().astype(np.uint64, copy=False),
-                max_distance,
-                valid=valid,
-            )
-            del full, center, valid
-            # Only the samples in candidate pairs need their grids.
-            members, local = np.unique(pairs, return_inverse=True)
-            correlations, colours = np.ones(len(pairs)), np.zeros(len(pairs))
-            if len(pairs):
-                grids, known = self._grids("grid", members)
-                center_grids, _ = self._grids("grid_center", members)
-                colour, _ = self._grids("colour", members)
-                center_colour, _ = self._grids("colour_center", members)
-                local = local.reshape(pairs.shape)
-                # A pair with a missing signature (a profile without them) stays a hash match.
-                both = known[local[:, 0]] & known[local[:, 1]]
-                correlations[both] = confirm_pairs(local[both], grids, center_grids)
-                colours[both] = pair_colour_distance(local[both], colour, center_colour)
-            self._candidates[max_distance] = (pairs, distances, correlations, colours)
-            release_arrow_memory()
-        return self._candidates[max_distance]
-
-    def _grids(self, name: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The signature rows (grids, colour layouts) of some samples as (k, width) uint8,
-        and which ones exist."""
-        return fixed_binary_rows(self.take(name, indices))
-
-    def near_pairs(
-        self,
-        max_distance: int,
-        min_correlation: float = 0.0,
-        max_colour_distance: float = 255.0,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (i < j) within ``max_distance`` on the perceptual hashes (full image, or one's
-        full image against the other's centre, which catches border crops), confirmed by
-        structure grids that correlate at least ``min_correlation`` and colour layouts at most
-        ``max_colour_distance`` apart; with their hash distances."""
-        pairs, distances, correlations, colours = self._near_candidates(max_distance)
-        confirmed = (correlations >= min_correlation) & (colours <= max_colour_distance)
-        return pairs[confirmed], distances[confirmed]
 
     def exact_pairs(self) -> np.ndarray:
         """Byte-identical samples paired with the first of their group (a star, not a clique:
@@ -363,23 +338,6 @@ class DataProfile:
         firsts = np.concatenate([np.full(len(g) - 1, g[0]) for g in groups])
         others = np.concatenate([g[1:] for g in groups])
         return np.stack([firsts, others], axis=1).astype(np.int64)
-
-    def duplicate_pairs(
-        self,
-        max_distance: int,
-        min_correlation: float = 0.0,
-        max_colour_distance: float = 255.0,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact and near duplicates together: (pairs, distances), distance 0 for exact copies."""
-        near, distances = self.near_pairs(max_distance, min_correlation, max_colour_distance)
-        exact = self.exact_pairs()
-        pairs = np.concatenate([exact, near]) if len(near) else exact
-        dist = np.concatenate([np.zeros(len(exact), dtype=np.int64), distances.astype(np.int64)])
-        if not len(pairs):
-            return pairs, dist
-        keyed = pairs[:, 0] * np.int64(self.n) + pairs[:, 1]
-        _, first = np.unique(keyed, return_index=True)
-        return pairs[first], dist[first]
 
     def is_exact_pair(self, pairs: np.ndarray) -> np.ndarray:
         group_a, group_b = self._sha_group[pairs[:, 0]], self._sha_group[pairs[:, 1]]

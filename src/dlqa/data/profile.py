@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlqa.core.errors import UsageError
-from dlqa.data.chunk_probe import identity_row, probe_chunk, profile_schema, to_batch
+from dlqa.data.chunk_probe import ChunkTask, identity_row, probe_chunk, to_batch
 from dlqa.data.columns import META_PREFIX
+from dlqa.data.modalities import get_modality, profile_schema
 from dlqa.execute.base import Executor, WorkerDied
 from dlqa.execute.local import get_executor
 from dlqa.sources.base import Sample, Source
@@ -63,7 +64,7 @@ class ProfileInfo:
 
 
 def _probe_batches(
-    executor: Executor, tasks: Iterable[tuple[list[Sample], list[str]]], deaths: list[dict]
+    executor: Executor, tasks: Iterable[ChunkTask], deaths: list[dict]
 ) -> Iterator[pa.RecordBatch]:
     """The record batch of each chunk, in order; a chunk whose worker died is probed again
     one sample at a time (``_probe_alone``), and what happened is added to ``deaths``."""
@@ -71,16 +72,16 @@ def _probe_batches(
         if not isinstance(outcome, WorkerDied):
             yield outcome
             continue
-        samples, meta_keys = outcome.item
+        samples, meta_keys, modality = outcome.item
         if len(samples) == 1:  # the death is already pinned on the sample
-            yield _probe_alone(executor, samples[0], meta_keys, outcome, deaths)
+            yield _probe_alone(executor, samples[0], meta_keys, modality, outcome, deaths)
             continue
         n_deaths = len(deaths)
-        singles = (([sample], meta_keys) for sample in samples)
+        singles = (([sample], meta_keys, modality) for sample in samples)
         retried = executor.map(probe_chunk, singles, on_worker_death="yield")
         for sample, single in zip(samples, retried, strict=True):
             if isinstance(single, WorkerDied):
-                single = _probe_alone(executor, sample, meta_keys, single, deaths)
+                single = _probe_alone(executor, sample, meta_keys, modality, single, deaths)
             yield single
         if len(deaths) == n_deaths:  # every sample probed fine alone: still, a worker died
             deaths.append(
@@ -97,6 +98,7 @@ def _probe_alone(
     executor: Executor,
     sample: Sample,
     meta_keys: list[str],
+    modality: str,
     death: WorkerDied,
     deaths: list[dict],
 ) -> pa.RecordBatch:
@@ -104,7 +106,9 @@ def _probe_alone(
     worker on its own (a worker that ran other samples may have died of what they left
     behind); a second death makes its row an unreadable finding."""
     if death.tasks_before > 0:
-        [again] = executor.map(probe_chunk, [([sample], meta_keys)], on_worker_death="yield")
+        [again] = executor.map(
+            probe_chunk, [([sample], meta_keys, modality)], on_worker_death="yield"
+        )
         if not isinstance(again, WorkerDied):
             deaths.append(
                 {
@@ -119,9 +123,10 @@ def _probe_alone(
         {"sample_id": sample.sample_id, "reason": death.reason, "outcome": DEATH_UNREADABLE}
     )
     what = "reading this file" if sample.path is not None else "probing this sample"
-    row = identity_row(sample)
+    spec = get_modality(modality)
+    row = identity_row(sample, spec)
     row.update(error="unreadable", error_detail=f"a worker died while {what}: {death.reason}")
-    return to_batch([row], [sample], meta_keys)
+    return to_batch([row], [sample], meta_keys, spec)
 
 
 def _chunks(samples: Iterable[Sample], chunk_size: int) -> Iterator[list[Sample]]:
@@ -169,8 +174,9 @@ def profile_source(
     chunks = _chunks(source, chunk_size)
     first_chunk = next(chunks, [])
     meta_keys = _meta_keys(first_chunk)
-    schema = profile_schema(meta_keys)
-    tasks = ((chunk, meta_keys) for chunk in _prepend(first_chunk, chunks))
+    modality = get_modality(getattr(source, "modality", "image"))
+    schema = profile_schema(modality, meta_keys)
+    tasks = ((chunk, meta_keys, modality.name) for chunk in _prepend(first_chunk, chunks))
 
     partial_path = out_path.with_name(out_path.name + ".partial")
     n_samples = n_errors = 0

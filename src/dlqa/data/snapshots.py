@@ -12,8 +12,8 @@ import pyarrow.compute as pc
 
 from dlqa.core.results import CheckResult
 from dlqa.data.checks.balance import class_counts
-from dlqa.data.columns import NUMERIC_PROPERTIES
 from dlqa.data.context import DataProfile, release_arrow_memory
+from dlqa.data.modalities import modality_of
 
 FINGERPRINT_PREFIX = "sha256:"
 
@@ -88,8 +88,12 @@ def snapshot_summary(profile: DataProfile) -> dict[str, Any]:
     return {
         "n_samples": profile.n,
         "n_errors": int((~profile.decoded).sum()),
+        "modality": profile.modality,
         "class_counts": class_counts(profile),
-        "properties": {name: _quantiles(profile.numbers(name)) for name in NUMERIC_PROPERTIES},
+        "properties": {
+            name: _quantiles(profile.numbers(name))
+            for name in modality_of(profile).numeric_properties
+        },
     }
 
 
@@ -185,7 +189,9 @@ def diff_profiles(
         a, b = old_counts.get(label, 0), new_counts.get(label, 0)
         diff.class_counts.append({"label": label, "old": a, "new": b, "delta": b - a})
 
-    for name in NUMERIC_PROPERTIES:
+    # Properties both profiles measured (a dataset that changed modality shares none but size).
+    shared = [name for name in modality_of(new).numeric_properties if old.has_column(name)]
+    for name in shared:
         shift = property_shift(old.numbers(name), new.numbers(name))
         if shift is not None:
             diff.properties.append({"property": name, **shift})

@@ -18,6 +18,7 @@ from dlqa.core.results import CheckResult
 from dlqa.core.stages import StageRun, StageSpec, register_stage
 from dlqa.data.checks.balance import class_counts
 from dlqa.data.context import DataProfile
+from dlqa.data.modalities import modality_of
 from dlqa.data.profile import profile_source
 from dlqa.data.snapshots import dataset_fingerprint, snapshot_summary
 from dlqa.execute import get_executor
@@ -28,7 +29,6 @@ from dlqa.sources.open import open_source
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 THUMBNAIL_MEDIA_TYPE = "image/jpeg"
-HISTOGRAM_PROPERTIES = ("brightness", "contrast", "sharpness", "entropy", "width", "height")
 THUMBNAILS_PER_EVIDENCE = 24
 
 
@@ -85,6 +85,7 @@ def build_data_context(run: StageRun) -> DataProfile:
         meta={
             "source": source.root,
             "source_kind": source.kind,
+            "modality": profile.modality,
             "n_samples": profile.n,
             "fingerprint": fingerprint,
             "snapshot_id": snapshot_id,
@@ -151,7 +152,7 @@ def _notes(skipped: list[dict[str, str]], deaths: list[dict[str, Any]]) -> list[
 
 def _histograms(profile: DataProfile) -> dict[str, Any]:
     histograms = {}
-    for name in HISTOGRAM_PROPERTIES:
+    for name in modality_of(profile).histogram_properties:
         bins = histogram_bins(profile.numbers(name))
         if bins is not None:
             histograms[name] = bins
@@ -178,6 +179,7 @@ STAGE = register_stage(
         build_context=build_data_context,
         is_configured=lambda section: bool(section.source),
         after_checks=store_evidence_thumbnails,
+        modality_of=lambda profile: profile.modality,
         order=10,
     )
 )

@@ -198,16 +198,21 @@ class RunSession(AbstractContextManager["RunSession"]):
         before = len(self.results)
         if hasattr(built, "__enter__") and hasattr(built, "__exit__"):
             with built as context:
-                suite.run(context, on_result=self.add_result)
+                self._run_suite(spec, suite, context, explicit=checks is not None)
         else:
             context = built
-            suite.run(context, on_result=self.add_result)
+            self._run_suite(spec, suite, context, explicit=checks is not None)
         results = self.results[before:]
         if spec.after_checks is not None:
             spec.after_checks(context, results, stage_run)
         if stage_run.report_parts:
             self.store.set_report_parts(self.run_id, stage_run.report_parts)
         return results
+
+    def _run_suite(self, spec: StageSpec, suite: Suite, context: Any, *, explicit: bool) -> None:
+        if spec.modality_of is not None:
+            suite.for_modality(spec.modality_of(context), explicit=explicit)
+        suite.run(context, on_result=self.add_result)
 
 
 def stage_suite(

@@ -21,6 +21,7 @@ class ArraySource:
     """
 
     kind = "arrays"
+    modality = "image"
     root = "<arrays>"
 
     def __init__(

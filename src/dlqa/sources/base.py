@@ -17,14 +17,23 @@ class Sample:
     label: str | None = None
     split: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    array: np.ndarray | None = None  # in-memory image (H, W) or (H, W, C), uint8
+    # In-memory content: an image (H, W) or (H, W, C) uint8, or an audio waveform (frames,) or
+    # (frames, channels) with its sample_rate; or a text.
+    array: np.ndarray | None = None
+    sample_rate: int | None = None
+    text: str | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.array is not None or self.text is not None
 
 
 class Source(Protocol):
     """Anything that yields samples. ``root`` names it in reports and snapshots."""
 
     root: str  # folder, manifest path or "<arrays>"
-    kind: str  # "folder", "manifest" or "arrays"
+    kind: str  # "folder", "manifest", "arrays", "texts", "dataset"
+    modality: str  # "image", "audio" or "text": what its samples are
 
     def __iter__(self) -> Iterator[Sample]: ...
 

@@ -79,6 +79,7 @@ class FolderSource:
     """
 
     kind = "folder"
+    modality = "image"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         root_path = Path(root).expanduser()

@@ -57,6 +57,7 @@ class ManifestSource:
     """
 
     kind = "manifest"
+    modality = "image"
 
     def __init__(
         self,

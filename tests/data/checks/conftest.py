@@ -1,8 +1,10 @@
 import pyarrow as pa
 import pytest
 
-from dlqa.data.columns import PROFILE_SCHEMA
 from dlqa.data.context import DataProfile
+from dlqa.data.modalities import IMAGE, profile_schema
+
+PROFILE_SCHEMA = profile_schema(IMAGE, [])
 
 # A healthy decoded sample; tests override the columns they care about.
 HEALTHY = {

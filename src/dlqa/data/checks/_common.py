@@ -119,12 +119,20 @@ def pair_items(
         item: dict[str, Any] = {
             "ids": [ids[a], ids[b]],
             "labels": [labels[a], labels[b]],
-            "distance": None if distance is None else int(distance),
+            "distance": _distance(distance),
         }
         if splits is not None:
             item["splits"] = [splits[a], splits[b]]
         items.append(item)
     return items
+
+
+def _distance(value: Any) -> int | float | None:
+    """A pair's distance: whole for hash distances, 4 decimals for similarities."""
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else round(value, 4)
 
 
 def flagged_fraction_result(

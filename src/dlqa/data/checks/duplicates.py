@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.checks._common import (
@@ -18,51 +17,49 @@ from dlqa.data.checks._common import (
     unlabelled_details,
 )
 from dlqa.data.context import DataProfile
-from dlqa.data.crop_hashes import DEFAULT_MAX_COLOUR_DISTANCE, DEFAULT_MIN_CORRELATION
-from dlqa.data.duplicates import DEFAULT_MAX_DISTANCE, MAX_SUPPORTED_DISTANCE
+from dlqa.data.modalities import all_near_params, modality_of
 
-_NEAR = {
-    "max_distance": Param(
-        DEFAULT_MAX_DISTANCE,
-        doc=(
-            "largest Hamming distance between 64-bit perceptual hashes that counts as a "
-            f"duplicate (at most {MAX_SUPPORTED_DISTANCE}: beyond half the bits, near means "
-            "nothing)"
-        ),
-        ge=0,
-        le=MAX_SUPPORTED_DISTANCE,
-    ),
-    "min_correlation": Param(
-        DEFAULT_MIN_CORRELATION,
-        doc=(
-            "smallest correlation of the 16 x 16 structure grids (gradients removed) that "
-            "confirms a candidate pair; 0 keeps every candidate"
-        ),
-        ge=-1.0,
-        le=1.0,
-    ),
-    "max_colour_distance": Param(
-        DEFAULT_MAX_COLOUR_DISTANCE,
-        doc=(
-            "largest mean difference of the 4 x 4 opponent-colour layouts (colour levels, "
-            "0 to 510) that confirms a candidate pair; 255 ignores colour (a grayscale copy "
-            "of a colour image)"
-        ),
-        ge=0.0,
-        le=510.0,
-    ),
-}
+# Every modality's near-duplicate parameters: each modality reads its own.
+_NEAR = all_near_params()
 _INVOLVED_FRACTION = max_fraction_param(0.0, "largest fraction of samples involved")
 
 
-def _near_options(params: dict[str, Any]) -> tuple[int, float, float]:
-    return params["max_distance"], params["min_correlation"], params["max_colour_distance"]
+def near_pairs(profile: DataProfile, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Near-duplicate pairs (i < j) by the profile's modality, with their distances."""
+    return modality_of(profile).near_pairs(profile, params)
+
+
+def duplicate_pairs(profile: DataProfile, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact and near duplicates together: (pairs, distances), distance 0 for exact copies."""
+    near, distances = near_pairs(profile, params)
+    exact = profile.exact_pairs()
+    pairs = np.concatenate([exact, near]) if len(near) else exact
+    dist = np.concatenate([np.zeros(len(exact)), np.asarray(distances, dtype=np.float64)])
+    if not len(pairs):
+        return pairs, dist
+    keyed = pairs[:, 0] * np.int64(profile.n) + pairs[:, 1]
+    _, first = np.unique(keyed, return_index=True)
+    return pairs[first], dist[first]
+
+
+def _near_details(profile: DataProfile, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the profile's modality read, and what its distance means."""
+    modality = modality_of(profile)
+    return {
+        **{key: params[key] for key in modality.near_params},
+        "distance": modality.distance_meaning,
+    }
 
 
 @register_check(
     "data.exact_duplicates",
     title="Exact duplicates",
-    description="Byte-identical files (same content hash).",
+    description=(
+        "Samples with identical content: byte-identical images; audio with the same decoded "
+        "samples (in any container or bit depth); texts equal after normalisation (Unicode "
+        "NFKC, case, whitespace, punctuation). Files that do not decode are left to "
+        "data.unreadable."
+    ),
     defaults={
         "max_fraction": max_fraction_param(0.0, "largest fraction of redundant copies allowed")
     },
@@ -96,8 +93,10 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
     "data.near_duplicates",
     title="Near-duplicates",
     description=(
-        "Pairs of different files whose perceptual hashes are within `max_distance` bits: "
-        "resized, re-encoded, brightened or slightly cropped copies."
+        "Pairs of different samples that are nearly the same. Images: perceptual hashes "
+        "within `max_distance` bits, confirmed by structure and colour (resized, re-encoded, "
+        "brightened or slightly cropped copies). Audio: spectrogram fingerprints (a gain "
+        "change, added noise, a time shift, resampling). Text: MinHash over word shingles."
     ),
     defaults={
         **_NEAR,
@@ -107,7 +106,7 @@ def check_exact_duplicates(profile: DataProfile, params: dict[str, Any]) -> Chec
     },
 )
 def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
-    pairs, distances = profile.near_pairs(*_near_options(params))
+    pairs, distances = near_pairs(profile, params)
     if len(pairs):
         different_files = ~profile.is_exact_pair(pairs)
         pairs, distances = pairs[different_files], distances[different_files]
@@ -117,8 +116,8 @@ def check_near_duplicates(profile: DataProfile, params: dict[str, Any]) -> Check
         pairs,
         distances,
         params,
-        what=f"of different files within Hamming distance {params['max_distance']}",
-        details={key: params[key] for key in _NEAR},
+        what="of near-duplicate samples that are not exact copies",
+        details=_near_details(profile, params),
     )
 
 
@@ -160,7 +159,7 @@ def _duplicates_that_differ(
     of labels or splits, -1 for a missing value). With ``missing_differs`` a missing value is
     a code of its own; without it a pair with a missing value never differs (an unlabelled
     copy of a labelled image is not a label conflict)."""
-    pairs, distances = profile.duplicate_pairs(*_near_options(params))
+    pairs, distances = duplicate_pairs(profile, params)
     if len(pairs):
         first, second = codes[pairs[:, 0]], codes[pairs[:, 1]]
         differ = first != second
@@ -175,7 +174,7 @@ def _duplicates_that_differ(
         distances[differ],
         params,
         what=what,
-        details={**{key: params[key] for key in _NEAR}, **(details or {})},
+        details={**_near_details(profile, params), **(details or {})},
     )
 
 

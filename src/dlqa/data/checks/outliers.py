@@ -15,33 +15,8 @@ from dlqa.data.checks._common import (
     unlabelled_details,
 )
 from dlqa.data.context import DataProfile
+from dlqa.data.modalities import modality_of
 
-# Properties judged on a log scale: they span orders of magnitude and are skewed.
-OUTLIER_PROPERTIES = {
-    "brightness": False,
-    "contrast": False,
-    "entropy": False,
-    "colorfulness": False,
-    "sharpness": True,
-    "width": True,
-    "height": True,
-    "aspect_ratio": True,
-}
-# The smallest spread (as a standard deviation, in the judged units: log units for the log
-# properties) a group is taken to have. A class of near-identical images (same camera, same
-# size) has almost no spread, and without a floor a difference of measurement noise would be
-# many "standard deviations". Brightness, contrast and entropy: what a reduced-size (draft)
-# JPEG decode moves them by against a full decode (see probes/image.py); sizes: 1 %.
-MIN_SIGMA = {
-    "brightness": 1.0,
-    "contrast": 0.4,
-    "entropy": 0.2,
-    "colorfulness": 1.0,
-    "sharpness": 0.05,
-    "width": 0.01,
-    "height": 0.01,
-    "aspect_ratio": 0.01,
-}
 # 0.6745 makes the MAD comparable to a standard deviation for normal data (Iglewicz-Hoaglin):
 # sigma = MAD / 0.6745.
 _MAD_TO_SIGMA = 0.6745
@@ -104,8 +79,9 @@ def _class_members(codes: np.ndarray, decoded: np.ndarray, min_size: int) -> lis
     "data.property_outliers",
     title="Per-class property outliers",
     description=(
-        "Samples whose brightness, contrast, entropy, colourfulness, sharpness, size or aspect "
-        "ratio lies far from the rest of their class (robust z-score on median and MAD above "
+        "Samples whose properties (images: brightness, contrast, entropy, colourfulness, "
+        "sharpness, size, aspect ratio; audio: duration, level, peak; text: length) lie far "
+        "from the rest of their class (robust z-score on median and MAD above "
         "`max_z`, the mean absolute deviation when most values are identical); classes "
         "smaller than `min_class_size` are not judged. Samples without a label are judged "
         "against the whole dataset."
@@ -123,7 +99,7 @@ def _class_members(codes: np.ndarray, decoded: np.ndarray, min_size: int) -> lis
 )
 def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     worst_z = np.zeros(profile.n)
-    worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into OUTLIER_PROPERTIES
+    worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into the judged properties
     _, codes = profile.codes("label")
     decoded = profile.decoded
     min_size = params["min_class_size"]
@@ -137,7 +113,8 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     everyone = np.flatnonzero(decoded)
     if len(everyone) < min_size:
         unlabelled = unlabelled[:0]
-    names = list(OUTLIER_PROPERTIES)
+    judged_properties = modality_of(profile).outlier_properties
+    names = list(judged_properties)
 
     def keep_worst(members: np.ndarray, z: np.ndarray, number: int) -> None:
         z = np.abs(z)
@@ -145,13 +122,13 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
         worst_z[members[worse]] = z[worse]
         worst_property[members[worse]] = number
 
-    for number, (name, log_scale) in enumerate(OUTLIER_PROPERTIES.items()):
+    for number, (name, (log_scale, min_sigma)) in enumerate(judged_properties.items()):
         values = profile.numbers(name)
         judged = np.log(np.fmax(values, 1e-6)) if log_scale else values
         for members in classes:
-            keep_worst(members, robust_z_scores(judged[members], MIN_SIGMA[name]), number)
+            keep_worst(members, robust_z_scores(judged[members], min_sigma), number)
         if len(unlabelled):
-            z = robust_z_scores(judged[unlabelled], MIN_SIGMA[name], reference=judged[everyone])
+            z = robust_z_scores(judged[unlabelled], min_sigma, reference=judged[everyone])
             keep_worst(unlabelled, z, number)
     mask = worst_z > params["max_z"]
     flagged = np.flatnonzero(mask)[np.argsort(-worst_z[mask], kind="stable")]

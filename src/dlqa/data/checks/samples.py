@@ -189,6 +189,7 @@ for _check in _THRESHOLD_CHECKS:
             "max_fraction": _MAX_FRACTION,
         },
         level="warn",
+        modalities=("image",),
     )(_check)
 
 
@@ -198,6 +199,7 @@ for _check in _THRESHOLD_CHECKS:
     description="Stored with colour channels, but the channels are (almost) equal.",
     defaults={"max_fraction": _MAX_FRACTION},
     level="warn",
+    modalities=("image",),
 )
 def check_grayscale(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     colorfulness = profile.numbers("colorfulness")
@@ -232,6 +234,7 @@ def check_grayscale(profile: DataProfile, params: dict[str, Any]) -> CheckResult
         "max_fraction": _MAX_FRACTION,
     },
     level="warn",
+    modalities=("image",),
 )
 def check_odd_size(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     width, height = profile.numbers("width"), profile.numbers("height")

@@ -19,11 +19,19 @@ EXTENSION_FORMATS = {
     ".webp": "webp",
     ".tif": "tiff",
     ".tiff": "tiff",
+    ".wav": "wav",
+    ".wave": "wav",
+    ".flac": "flac",
+    ".ogg": "ogg",
+    ".oga": "ogg",
+    ".mp3": "mp3",
+    ".txt": "text",
 }
 
 
 def format_from_magic(data: bytes) -> str | None:
-    """The image format the leading bytes identify, or None when they match none we know."""
+    """The format the leading bytes identify, or None when they match none we know (plain
+    text has no magic bytes: a ``.txt`` file is judged by what it is not)."""
     if data.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -36,6 +44,29 @@ def format_from_magic(data: bytes) -> str | None:
         return "webp"
     if data.startswith((b"II*\x00", b"MM\x00*")):
         return "tiff"
+    return _audio_or_text_format(data)
+
+
+def _audio_or_text_format(data: bytes) -> str | None:
+    if data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
+        return "wav"
+    if data.startswith(b"fLaC"):
+        return "flac"
+    if data.startswith(b"OggS"):
+        return "ogg"
+    # An ID3 tag, or an MPEG audio frame sync (11 set bits) with layer III.
+    if data.startswith(b"ID3") or (
+        len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06 == 0x02
+    ):
+        return "mp3"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16 text"
+    if data.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if data.startswith(b"PK\x03\x04"):
+        return "zip"
+    if data.startswith(b"%PDF"):
+        return "pdf"
     return None
 
 

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image
 
 from dlqa.core.errors import UsageError
@@ -44,25 +45,41 @@ GRAYSCALE_TOLERANCE = 3.0
 COLOUR_GRID_SIDE = 128
 
 _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
-_IMAGE_COLUMNS = (
+# The image columns of the per-sample table (after the common ones of ``data/columns.py``).
+IMAGE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("aspect_ratio", pa.float32()),  # width / height
+    pa.field("mode", pa.string()),  # Pillow mode: "RGB", "L", "RGBA", "P", "CMYK", "I;16", ...
+    pa.field("channels", pa.int8()),
+    pa.field("colorfulness", pa.float32()),  # mean per-pixel max-min over RGB, 0..255
+    pa.field("is_grayscale", pa.bool_()),  # colour image whose channels are effectively equal
+    pa.field("brightness", pa.float32()),  # mean luma, 0..255
+    pa.field("contrast", pa.float32()),  # standard deviation of luma, 0..255
+    pa.field("sharpness", pa.float32()),  # variance of the Laplacian at the working size
+    pa.field("entropy", pa.float32()),  # Shannon entropy of the luma histogram, bits (0..8)
+    pa.field("phash", pa.uint64()),  # 64-bit perceptual hash
+    pa.field("phash_center", pa.uint64()),  # perceptual hash of the central 95 % (border crops)
+    pa.field("grid", pa.binary(256)),  # 16 x 16 luma grid that confirms near-duplicate candidates
+    pa.field("grid_center", pa.binary(256)),  # the same of the central 95 %
+    pa.field("colour", pa.binary(32)),  # 4 x 4 opponent-colour layout, confirms candidates too
+    pa.field("colour_center", pa.binary(32)),  # the same of the central 95 %
+)
+_IMAGE_COLUMNS = tuple(field.name for field in IMAGE_FIELDS)
+
+# Numeric properties that outlier checks, diffs and reports summarise.
+IMAGE_NUMERIC_PROPERTIES = (
     "width",
     "height",
     "aspect_ratio",
-    "mode",
-    "channels",
-    "colorfulness",
-    "is_grayscale",
     "brightness",
     "contrast",
     "sharpness",
     "entropy",
-    "phash",
-    "phash_center",
-    "grid",
-    "grid_center",
-    "colour",
-    "colour_center",
+    "colorfulness",
+    "file_size",
 )
+IMAGE_HISTOGRAM_PROPERTIES = ("brightness", "contrast", "sharpness", "entropy", "width", "height")
 
 
 def empty_image_columns() -> dict[str, Any]:
