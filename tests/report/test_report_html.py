@@ -218,16 +218,16 @@ def test_charts_are_inline_svg(html_text: str) -> None:
 def test_each_thumbnail_is_encoded_once(
     full_report: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dlqa.report import html
+    from dlqa.report import html_evidence
 
     encoded: list[bytes] = []
-    real = html.image_data_uri
+    real = html_evidence.image_data_uri
 
     def counting(data: bytes) -> str | None:
         encoded.append(data)
         return real(data)
 
-    monkeypatch.setattr(html, "image_data_uri", counting)
+    monkeypatch.setattr(html_evidence, "image_data_uri", counting)
     build_context(full_report, charts=False)
     # dark_00..dark_09 are named by the dark samples, the pairs and the groups alike.
     assert len(encoded) == len(set(encoded))

@@ -16,10 +16,15 @@ from typing import Any
 from dlqa.core.plugins import PluginError
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.core.stages import evidence_describer
+from dlqa.report.snippets import excerpt, pair_excerpts, pair_texts, snippet_text
 from dlqa.report.text import format_number
 
 MAX_ITEM_CHARS = 120
 MAX_GROUP_MEMBERS = 4
+# Text evidence in a line: a sample's snippet, and each of a pair's two (around where they
+# differ), short enough that the line keeps its ids and its numbers.
+SNIPPET_CHARS = 60
+PAIR_SNIPPET_CHARS = 36
 # Keys that name a row of named evidence (a parameter, a metric, a sample), most specific first.
 _NAME_KEYS = ("name", "metric", "id", "index")
 
@@ -73,7 +78,9 @@ def _describe_sample(item: Any) -> str:
         extras.append(format_number(item["value"]))
     if item.get("reason"):
         extras.append(str(item["reason"]))
-    return f"{item['id']} ({', '.join(extras)})" if extras else str(item["id"])
+    line = f"{item['id']} ({', '.join(extras)})" if extras else str(item["id"])
+    text = snippet_text(item.get("text"))
+    return line if text is None else f'{line}: "{excerpt(text, SNIPPET_CHARS)}"'
 
 
 def _describe_pair(item: Any) -> str:
@@ -81,6 +88,10 @@ def _describe_pair(item: Any) -> str:
         text = " <-> ".join(str(member) for member in item["ids"])
         if item.get("distance") is not None:
             text += f" (distance {format_number(item['distance'])})"
+        texts = pair_texts(item)
+        if texts is not None:
+            a, b = pair_excerpts(*texts, PAIR_SNIPPET_CHARS)
+            text += f': "{a}" vs "{b}"'
         return text
     return _describe_group(item)
 

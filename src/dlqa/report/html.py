@@ -1,24 +1,29 @@
 """The HTML view: one self-contained file that opens offline and can be attached to a ticket.
 
-Everything is inline (CSS, SVG charts and interval bars, thumbnails as data URIs); nothing
-points outside the file. All user-provided text goes through jinja2's autoescaping; only SVG
-that we generate (matplotlib's writer and ``intervals`` both escape their own text) is marked
-safe. Which layout an evidence kind gets comes from ``dlqa.report.evidence``.
+Everything is inline (CSS, SVG charts and interval bars, thumbnails and audio previews as data
+URIs); nothing points outside the file. All user-provided text goes through jinja2's
+autoescaping; only SVG that we generate (matplotlib's writer and ``intervals`` both escape
+their own text) is marked safe. The evidence of a result is laid out by
+``dlqa.report.html_evidence``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dlqa._version import __version__
-from dlqa.core.jsonsafe import to_json_safe
-from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
+from dlqa.core.results import CheckResult, Status
 from dlqa.report.files import write_text_atomic
+from dlqa.report.html_evidence import (
+    MAX_THUMBNAILS_PER_RESULT,
+    EvidenceMedia,
+    MediaBudget,
+    cell_text,
+    evidence_view,
+    json_text,
+)
 from dlqa.report.intervals import interval_bar_svg
 from dlqa.report.model import Report
 from dlqa.report.text import (
@@ -32,161 +37,13 @@ from dlqa.report.text import (
     run_failed,
     verdict_line,
 )
-from dlqa.report.thumbnails import image_data_uri
 
-MAX_THUMBNAILS_PER_RESULT = 12
-MAX_GROUP_MEMBERS_SHOWN = 6
-MAX_TEXT_CHARS = 400
+__all__ = ["MAX_THUMBNAILS_PER_RESULT", "build_context", "render_html", "write_html"]
+
 HEADER_META_KEYS = ("source", "n_samples", "fingerprint", "snapshot_id", "run_id")
 SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
 
 _TEMPLATE_NAME = "report.html.j2"
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_number(value)
-    return json.dumps(to_json_safe(value), ensure_ascii=False)
-
-
-class _Thumbnails:
-    """Data URIs of the stored thumbnails, each encoded once however often it is shown."""
-
-    def __init__(self, thumbnails: Mapping[str, bytes]) -> None:
-        self._images = thumbnails
-        self._uris: dict[str, str | None] = {}
-
-    def uri(self, sample_id: str) -> str | None:
-        if sample_id not in self._uris:
-            data = self._images.get(sample_id)
-            self._uris[sample_id] = image_data_uri(data) if data else None
-        return self._uris[sample_id]
-
-
-class _ThumbnailBudget:
-    """At most ``limit`` images for one result (page size); later tiles show text only."""
-
-    def __init__(self, thumbnails: _Thumbnails, limit: int) -> None:
-        self._thumbnails = thumbnails
-        self._left = limit
-
-    def take(self, sample_id: str) -> str | None:
-        if self._left <= 0:
-            return None
-        uri = self._thumbnails.uri(sample_id)
-        if uri is not None:
-            self._left -= 1
-        return uri
-
-
-def _tile(sample_id: Any, budget: _ThumbnailBudget, **fields: Any) -> dict[str, Any]:
-    return {"id": str(sample_id), "thumb": budget.take(str(sample_id)), **fields}
-
-
-def _sample_tile(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
-    if isinstance(item, (str, int)):
-        return _tile(item, budget)
-    if not isinstance(item, dict) or "id" not in item:
-        return None
-    known = {"id", "label", "split", "value", "reason"}
-    others = {key: value for key, value in item.items() if key not in known}
-    return _tile(
-        item["id"],
-        budget,
-        label=item.get("label"),
-        split=item.get("split"),
-        value=None if item.get("value") is None else format_number(item["value"]),
-        reason=item.get("reason"),
-        extra=_json_text(others) if others else "",
-    )
-
-
-def _members(item: Any) -> tuple[list[Any], list[Any]] | None:
-    """(ids, labels) of a pair or group item in either the dict or the bare-list form."""
-    if isinstance(item, dict) and isinstance(item.get("ids"), (list, tuple)):
-        labels = item.get("labels")
-        labels = list(labels) if isinstance(labels, (list, tuple)) else []
-        return list(item["ids"]), labels
-    if isinstance(item, (list, tuple)):
-        return list(item), []
-    return None
-
-
-def _pair_view(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
-    members = _members(item)
-    if members is None or len(members[0]) != 2:
-        return None
-    ids, labels = members
-    splits = item.get("splits") if isinstance(item, dict) else None
-    splits = list(splits) if isinstance(splits, (list, tuple)) and len(splits) == 2 else [None] * 2
-    labels = labels + [None] * (2 - len(labels))
-    tiles = [_tile(ids[i], budget, label=labels[i], split=splits[i]) for i in range(2)]
-    distance = item.get("distance") if isinstance(item, dict) else None
-    return {
-        "tiles": tiles,
-        "distance": None if distance is None else format_number(distance),
-        "same_label": labels[0] is not None and labels[0] == labels[1],
-    }
-
-
-def _group_view(item: Any, budget: _ThumbnailBudget) -> dict[str, Any] | None:
-    members = _members(item)
-    if members is None:
-        return None
-    ids, labels = members
-    shown = ids[:MAX_GROUP_MEMBERS_SHOWN]
-    tiles = [
-        _tile(sample_id, budget, label=labels[i] if i < len(labels) else None)
-        for i, sample_id in enumerate(shown)
-    ]
-    return {"tiles": tiles, "size": len(ids), "more": len(ids) - len(shown)}
-
-
-def _table_view(rows: list[Any]) -> dict[str, Any] | None:
-    if not rows or not all(isinstance(row, dict) for row in rows):
-        return None
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(str(key) for key in row if str(key) not in columns)
-    cells = [[_cell_text(row.get(column)) for column in columns] for row in rows]
-    return {"columns": columns, "rows": cells}
-
-
-# The tile layouts; "table", "log" and "text" are built in _evidence_view.
-_TILE_BUILDERS = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
-
-
-def _evidence_view(evidence: Evidence, budget: _ThumbnailBudget) -> dict[str, Any]:
-    spec = evidence_kind(evidence.kind)
-    top = evidence.items[: spec.html_items]
-    view: dict[str, Any] = {"kind": evidence.kind, "heading": evidence_heading(evidence, len(top))}
-    if spec.layout in _TILE_BUILDERS:
-        entries = []
-        for item in top:
-            built = _TILE_BUILDERS[spec.layout](item, budget)
-            # An item of an unexpected shape is still shown, as text, never dropped.
-            entries.append(built if built is not None else {"raw": _json_text(item)})
-        view.update(layout=spec.layout, entries=entries)
-        return view
-    if spec.layout == "table":
-        table = _table_view(top)
-        if table is not None:
-            view.update(layout="table", table=table)
-            return view
-    if spec.layout == "log":
-        view.update(layout="log", text="\n".join(str(item) for item in top))
-        return view
-    # The text fallback: the same describer the terminal and JUnit use.
-    view.update(layout="text", entries=[shorten(spec.describe(i), MAX_TEXT_CHARS) for i in top])
-    return view
 
 
 def _measure_fields(result: CheckResult) -> dict[str, Any]:
@@ -201,9 +58,9 @@ def _measure_fields(result: CheckResult) -> dict[str, Any]:
 
 
 def _result_view(
-    index: int, result: CheckResult, thumbnails: _Thumbnails, allow_inconclusive: bool
+    index: int, result: CheckResult, media: EvidenceMedia, allow_inconclusive: bool
 ) -> dict[str, Any]:
-    budget = _ThumbnailBudget(thumbnails, MAX_THUMBNAILS_PER_RESULT)
+    budget = MediaBudget(media, MAX_THUMBNAILS_PER_RESULT)
     details = dict(result.details)
     traceback_text = details.pop("traceback", None)
     inconclusive = result.status is Status.INCONCLUSIVE
@@ -215,15 +72,15 @@ def _result_view(
         "note": inconclusive_note(result, allow_inconclusive) if inconclusive else "",
         "summary": result.summary,
         **_measure_fields(result),
-        "evidence": [_evidence_view(evidence, budget) for evidence in result.evidence],
+        "evidence": [evidence_view(evidence, budget) for evidence in result.evidence],
         "traceback": str(traceback_text) if traceback_text else "",
-        "details": _json_text(details) if details else "",
+        "details": json_text(details) if details else "",
     }
 
 
 def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
     """Everything the template renders, as plain data (handy to test without parsing HTML)."""
-    thumbnails = _Thumbnails(report.thumbnails)
+    media = EvidenceMedia(report.thumbnails, report.media)
     allow = report.allow_inconclusive
     rows = []
     sections = []
@@ -240,7 +97,7 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
             }
         )
         if has_section:
-            sections.append(_result_view(index, result, thumbnails, allow))
+            sections.append(_result_view(index, result, media, allow))
 
     balance_svg = None
     histograms: dict[str, str] = {}
@@ -266,8 +123,8 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
         "verdict": verdict_line(report),
         "counts_line": counts_line(report),
         "counts": report.counts(),
-        "header_meta": [(key, _cell_text(value)) for key, value in header_meta],
-        "other_meta": _json_text(other_meta) if other_meta else "",
+        "header_meta": [(key, cell_text(value)) for key, value in header_meta],
+        "other_meta": json_text(other_meta) if other_meta else "",
         "rows": rows,
         "sections": sections,
         "balance_svg": balance_svg,

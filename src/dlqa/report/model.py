@@ -1,8 +1,8 @@
 """What every view renders: the results of one stored run and the context to show them with.
 
 Everything here comes from the store (results, the run record, the report parts a stage
-stored with the run, thumbnails as artifacts), so that `dlqa report RUN_ID` re-renders a past
-run after its source data is gone.
+stored with the run, thumbnails and audio previews as artifacts), so that `dlqa report RUN_ID`
+re-renders a past run after its source data is gone.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ class Report:
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # property name -> {"edges": [k + 1 floats], "counts": [k ints], "median": float, "n": int}
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # sample_id -> thumbnail image bytes (JPEG), read from stored artifacts
+    # sample_id -> thumbnail image bytes (JPEG; a PNG waveform for audio), from stored artifacts
     thumbnails: dict[str, bytes] = field(default_factory=dict)
+    # sample_id -> audio preview bytes (Ogg Vorbis, or WAV), from stored artifacts
+    media: dict[str, bytes] = field(default_factory=dict)
     # --allow-inconclusive was given: inconclusive results did not fail the run
     allow_inconclusive: bool = False
 

@@ -2,26 +2,22 @@
 
 The data stage calls :func:`make_thumbnail` while it can still read the files and stores the
 bytes as artifacts; views read them back (``Report.thumbnails``) and the HTML embeds them with
-:func:`image_data_uri`, so a past run re-renders after its source data is gone.
+:func:`image_data_uri`, so a past run re-renders after its source data is gone. Audio clips
+get a PNG waveform instead (``dlqa.report.audio_media``).
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 
+# Re-exported: callers have always found it here.
+from dlqa.report.media_types import image_data_uri
+
+__all__ = ["JPEG_QUALITY", "THUMBNAIL_SIZE", "image_data_uri", "make_thumbnail"]
+
 THUMBNAIL_SIZE = 128
 JPEG_QUALITY = 70
-
-# Leading bytes of the image formats a browser shows from a data URI. Anything else is not
-# embedded: a stored blob of unknown type is not something to hand to a browser.
-_IMAGE_SIGNATURES = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 def make_thumbnail(path: str | os.PathLike[str], size: int = THUMBNAIL_SIZE) -> bytes:
@@ -41,15 +37,6 @@ def make_thumbnail(path: str | os.PathLike[str], size: int = THUMBNAIL_SIZE) -> 
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return buffer.getvalue()
-
-
-def image_data_uri(data: bytes) -> str | None:
-    """A ``data:image/...;base64,`` URI of stored image bytes; None when they are not an
-    image format that browsers show (JPEG, PNG, GIF)."""
-    for signature, mime in _IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-    return None
 
 
 def _to_rgb(image):  # PIL.Image.Image -> PIL.Image.Image, typed loosely to import PIL lazily

@@ -1,13 +1,14 @@
 """Report assembly, in one place: a stored run becomes the Report every view renders.
 
 Views never read source files: results, the run record and the report parts a stage stored
-(title, meta, class counts, histogram bins, thumbnail artifacts) are all in the store, so a
-past run re-renders the same after its data is gone (`dlqa report RUN_ID`).
+(title, meta, class counts, histogram bins, thumbnail and audio preview artifacts) are all in
+the store, so a past run re-renders the same after its data is gone (`dlqa report RUN_ID`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dlqa.core.gates import exit_code_of
 from dlqa.report.html import write_html
@@ -29,11 +30,6 @@ def load_report(store: Store, run_id: int) -> Report:
     exit_code = run.exit_code
     if exit_code is None:  # still running, or killed without a chance to finish
         exit_code = exit_code_of(results, allow_inconclusive=allow_inconclusive)
-    thumbnails = {}
-    for sample_id, digest in (parts.get("thumbnails") or {}).items():
-        path = store.artifacts.path(digest)
-        if path.is_file():
-            thumbnails[sample_id] = path.read_bytes()
     meta = {
         **(parts.get("meta") or {}),
         "run_id": run.id,
@@ -51,9 +47,20 @@ def load_report(store: Store, run_id: int) -> Report:
         meta=meta,
         class_counts=parts.get("class_counts") or {},
         histograms=parts.get("histograms") or {},
-        thumbnails=thumbnails,
+        thumbnails=_artifacts(store, parts.get("thumbnails")),
+        media=_artifacts(store, parts.get("media")),
         allow_inconclusive=allow_inconclusive,
     )
+
+
+def _artifacts(store: Store, digests: Any) -> dict[str, bytes]:
+    """{sample_id: bytes} of a {sample_id: digest} report part; an artifact that is gone (a
+    pruned store) leaves its sample without a picture or a player, not the report broken."""
+    found = {}
+    for sample_id, digest in (digests or {}).items():
+        if store.artifacts.exists(digest):
+            found[sample_id] = store.artifacts.path(digest).read_bytes()
+    return found
 
 
 def write_reports(

@@ -1,0 +1,204 @@
+"""The evidence of one result as the HTML template lays it out: tiles with embedded thumbnails
+and audio players, text snippets with what differs marked, tables, logs and described lines.
+
+Everything here is plain data for the template, which escapes every string it prints; the
+only markup is the template's own (``<mark>`` around differing words, a span around an
+escaped control character). Which layout a kind gets comes from ``dlqa.report.evidence``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dlqa.core.jsonsafe import to_json_safe
+from dlqa.core.results import Evidence
+from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
+from dlqa.report.media_types import audio_data_uri, image_data_uri, png_size
+from dlqa.report.snippets import cut, pair_runs, pair_texts, snippet_runs, snippet_text
+from dlqa.report.text import format_number
+
+# Embedded media per result (a page of tiles): every thumbnail and every audio player counts
+# one, so an audio tile with its waveform and its player costs two.
+MAX_THUMBNAILS_PER_RESULT = 12
+MAX_GROUP_MEMBERS_SHOWN = 6
+MAX_TEXT_CHARS = 400
+# A snippet is cut to this many characters before it is shown (the data stage keeps ~200).
+MAX_SNIPPET_CHARS = 240
+# Sample keys the tile shows in its own place; any other key is listed as JSON.
+_SAMPLE_KEYS = frozenset({"id", "label", "split", "value", "reason", "text"})
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, sort_keys=True)
+
+
+class EvidenceMedia:
+    """Data URIs of the stored thumbnails and audio previews, each encoded once however often
+    it is shown."""
+
+    def __init__(self, thumbnails: Mapping[str, bytes], media: Mapping[str, bytes]) -> None:
+        self._thumbnails = thumbnails
+        self._media = media
+        self._images: dict[str, tuple[str | None, bool]] = {}
+        self._audio: dict[str, str | None] = {}
+
+    def image(self, sample_id: str) -> tuple[str | None, bool]:
+        """(data URI or None, whether it is a strip: a waveform, wider than twice its height)."""
+        if sample_id not in self._images:
+            data = self._thumbnails.get(sample_id)
+            size = png_size(data) if data else None
+            strip = size is not None and size[0] >= 2 * size[1]
+            self._images[sample_id] = (image_data_uri(data) if data else None, strip)
+        return self._images[sample_id]
+
+    def audio(self, sample_id: str) -> str | None:
+        if sample_id not in self._audio:
+            data = self._media.get(sample_id)
+            self._audio[sample_id] = audio_data_uri(data) if data else None
+        return self._audio[sample_id]
+
+
+class MediaBudget:
+    """At most ``limit`` embedded images and players for one result (page size); later tiles
+    show text only. Only what is embedded counts: a sample without a preview costs nothing."""
+
+    def __init__(self, media: EvidenceMedia, limit: int = MAX_THUMBNAILS_PER_RESULT) -> None:
+        self._media = media
+        self._left = limit
+
+    def _take(self, uri: str | None) -> str | None:
+        if self._left <= 0 or uri is None:
+            return None
+        self._left -= 1
+        return uri
+
+    def take(self, sample_id: str) -> dict[str, Any]:
+        """The tile fields of a sample's media: ``thumb``, ``strip`` and ``audio``."""
+        image, strip = self._media.image(sample_id)
+        thumb = self._take(image)
+        audio = self._take(self._media.audio(sample_id))
+        return {"thumb": thumb, "strip": strip and thumb is not None, "audio": audio}
+
+
+def _tile(sample_id: Any, budget: MediaBudget, **fields: Any) -> dict[str, Any]:
+    return {"id": str(sample_id), **budget.take(str(sample_id)), "snippet": [], **fields}
+
+
+def _sample_tile(item: Any, budget: MediaBudget) -> dict[str, Any] | None:
+    if isinstance(item, (str, int)):
+        return _tile(item, budget)
+    if not isinstance(item, dict) or "id" not in item:
+        return None
+    others = {key: value for key, value in item.items() if key not in _SAMPLE_KEYS}
+    text = snippet_text(item.get("text"))
+    if text is None and "text" in item:
+        others["text"] = item["text"]  # not a string: shown as it is, never dropped
+    return _tile(
+        item["id"],
+        budget,
+        label=item.get("label"),
+        split=item.get("split"),
+        value=None if item.get("value") is None else format_number(item["value"]),
+        reason=item.get("reason"),
+        snippet=snippet_runs(cut(text, MAX_SNIPPET_CHARS)) if text else [],
+        extra=json_text(others) if others else "",
+    )
+
+
+def _members(item: Any) -> tuple[list[Any], list[Any]] | None:
+    """(ids, labels) of a pair or group item in either the dict or the bare-list form."""
+    if isinstance(item, dict) and isinstance(item.get("ids"), (list, tuple)):
+        labels = item.get("labels")
+        labels = list(labels) if isinstance(labels, (list, tuple)) else []
+        return list(item["ids"]), labels
+    if isinstance(item, (list, tuple)):
+        return list(item), []
+    return None
+
+
+def _pair_view(item: Any, budget: MediaBudget) -> dict[str, Any] | None:
+    members = _members(item)
+    if members is None or len(members[0]) != 2:
+        return None
+    ids, labels = members
+    splits = item.get("splits") if isinstance(item, dict) else None
+    splits = list(splits) if isinstance(splits, (list, tuple)) and len(splits) == 2 else [None] * 2
+    labels = labels + [None] * (2 - len(labels))
+    texts = pair_texts(item)
+    snippets = pair_runs(*(cut(text, MAX_SNIPPET_CHARS) for text in texts)) if texts else ([], [])
+    tiles = [
+        _tile(ids[i], budget, label=labels[i], split=splits[i], snippet=snippets[i])
+        for i in range(2)
+    ]
+    distance = item.get("distance") if isinstance(item, dict) else None
+    return {
+        "tiles": tiles,
+        "distance": None if distance is None else format_number(distance),
+        "same_label": labels[0] is not None and labels[0] == labels[1],
+    }
+
+
+def _group_view(item: Any, budget: MediaBudget) -> dict[str, Any] | None:
+    members = _members(item)
+    if members is None:
+        return None
+    ids, labels = members
+    shown = ids[:MAX_GROUP_MEMBERS_SHOWN]
+    tiles = [
+        _tile(sample_id, budget, label=labels[i] if i < len(labels) else None)
+        for i, sample_id in enumerate(shown)
+    ]
+    return {"tiles": tiles, "size": len(ids), "more": len(ids) - len(shown)}
+
+
+def cell_text(value: Any) -> str:
+    """A value as one table cell or meta line: text as it is, numbers short, else JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
+    return json.dumps(to_json_safe(value), ensure_ascii=False)
+
+
+def _table_view(rows: list[Any]) -> dict[str, Any] | None:
+    if not rows or not all(isinstance(row, dict) for row in rows):
+        return None
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(str(key) for key in row if str(key) not in columns)
+    cells = [[cell_text(row.get(column)) for column in columns] for row in rows]
+    return {"columns": columns, "rows": cells}
+
+
+# The tile layouts; "table", "log" and "text" are built in evidence_view.
+_TILE_BUILDERS = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
+
+
+def evidence_view(evidence: Evidence, budget: MediaBudget) -> dict[str, Any]:
+    """One evidence list as the template lays it out."""
+    spec = evidence_kind(evidence.kind)
+    top = evidence.items[: spec.html_items]
+    view: dict[str, Any] = {"kind": evidence.kind, "heading": evidence_heading(evidence, len(top))}
+    if spec.layout in _TILE_BUILDERS:
+        entries = []
+        for item in top:
+            built = _TILE_BUILDERS[spec.layout](item, budget)
+            # An item of an unexpected shape is still shown, as text, never dropped.
+            entries.append(built if built is not None else {"raw": json_text(item)})
+        view.update(layout=spec.layout, entries=entries)
+        return view
+    if spec.layout == "table":
+        table = _table_view(top)
+        if table is not None:
+            view.update(layout="table", table=table)
+            return view
+    if spec.layout == "log":
+        view.update(layout="log", text="\n".join(str(item) for item in top))
+        return view
+    # The text fallback: the same describer the terminal and JUnit use.
+    view.update(layout="text", entries=[shorten(spec.describe(i), MAX_TEXT_CHARS) for i in top])
+    return view
