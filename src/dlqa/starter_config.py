@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from dlqa.core.registry import CheckSpec
 from dlqa.report.catalog import format_default
 from dlqa.sources.base import Source
-from dlqa.sources.folder import IMAGE_EXTENSIONS
+from dlqa.sources.modality import modality_of_name
 
 
 @dataclass
@@ -43,8 +43,11 @@ def summarise_source(source: Source) -> SourceSummary:
 def _modality(path: str | None, in_memory: bool) -> str:
     if in_memory:
         return "image (array)"
+    modality = modality_of_name(path or "")
+    if modality is not None:
+        return modality
     extension = os.path.splitext(path or "")[1].lower()
-    return "image" if extension in IMAGE_EXTENSIONS else f"other ({extension or 'no extension'})"
+    return f"other ({extension or 'no extension'})"
 
 
 def toml_string(text: str) -> str:

@@ -47,7 +47,7 @@ def test_hostile_folder_is_profiled_with_every_problem_a_finding(hostile, tmp_pa
     assert report["class_counts"]["all"] == {"bird": 4, "cat": 6, "dog": 5}
     assert report["meta"]["n_samples"] == 16
     assert [s["path"] for s in report["meta"]["skipped"]] == ["bird/loop"]
-    assert any("not followed" in note for note in report["meta"]["notes"])
+    assert any("not read as samples" in note for note in report["meta"]["notes"])
     reasons = {i["id"]: i["reason"] for i in results["data.unreadable"]["evidence"][0]["items"]}
     assert set(reasons) == {"cat/annexed.png", "dog/pipe.png"}
     assert "No such file or directory" in reasons["cat/annexed.png"]

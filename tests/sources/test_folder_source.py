@@ -187,12 +187,13 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
 
 
 def test_folder_without_images_explains_the_expected_layout(tmp_path: Path) -> None:
-    touch(tmp_path, "cat/readme.txt")
+    touch(tmp_path, "cat/readme.md")  # (a .txt file would be a text sample)
 
     with pytest.raises(UsageError) as error:
         FolderSource(tmp_path)
 
     assert "no image files found" in str(error.value)
+    assert "nor audio or text files" in str(error.value)
     assert "root/<split>/<class>/<image>" in str(error.value)
     assert ".png" in str(error.value)
 

@@ -50,3 +50,30 @@ def test_other_files_are_rejected_with_what_is_accepted(tmp_path: Path) -> None:
 def test_missing_path_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         open_source(tmp_path / "nothing-here")
+
+
+def test_text_column_and_modality_reach_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("body,label\nhello,a\n")
+
+    source = open_source(tmp_path / "m.csv", text_column="body", modality="text")
+
+    assert source.modality == "text"
+    assert [s.text for s in source] == ["hello"]
+
+
+def test_modality_reaches_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "1.png").write_bytes(b"x")
+    (tmp_path / "cat" / "1.txt").write_text("a caption")
+
+    source = open_source(tmp_path, modality="text")
+
+    assert source.modality == "text"
+    assert [s.sample_id for s in source] == ["cat/1.txt"]
+
+
+def test_a_text_column_for_a_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+
+    with pytest.raises(UsageError, match="names a column of a manifest, but .* is a folder"):
+        open_source(tmp_path, text_column="text")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,13 @@ from dlqa.cli.common import (
 from dlqa.runner import diff_snapshots, run_data_qa
 from dlqa.sources.open import open_source
 
+
+class Modality(str, Enum):
+    image = "image"
+    audio = "audio"
+    text = "text"
+
+
 app = typer.Typer(
     rich_markup_mode="markdown",
     help="Data QA: profile datasets, keep snapshots, diff them.",
@@ -35,7 +43,13 @@ app = typer.Typer(
 
 @app.command("profile")
 def profile_command(
-    source: Annotated[str, typer.Argument(help="Folder tree (class folders) or a manifest.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Folder tree (class folders of images, audio clips or .txt files) or a "
+            "manifest (CSV, Parquet, JSONL) with a path or a text column."
+        ),
+    ],
     path_column: Annotated[
         str | None, typer.Option(help="Manifest column with file paths [default: path].")
     ] = None,
@@ -46,7 +60,22 @@ def profile_command(
         str | None, typer.Option(help="Manifest column with splits [default: split].")
     ] = None,
     id_column: Annotated[
-        str | None, typer.Option(help="Manifest column with sample ids (default: the path).")
+        str | None,
+        typer.Option(
+            help="Manifest column with sample ids (default: the path; for texts, the 0-based "
+            "row number)."
+        ),
+    ] = None,
+    text_column: Annotated[
+        str | None,
+        typer.Option(help="Manifest column with each sample's text: profiles a text dataset."),
+    ] = None,
+    modality: Annotated[
+        Modality | None,
+        typer.Option(
+            case_sensitive=False,
+            help="What the samples are [default: detected from the files].",
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -84,6 +113,8 @@ def profile_command(
         label_column=label_column or section.label_column,
         split_column=split_column or section.split_column,
         id_column=id_column or section.id_column,
+        text_column=text_column or section.text_column,
+        modality=modality.value if modality is not None else section.modality,
     )
     with progress_bars(quiet=quiet) as progress:
         run = run_data_qa(

@@ -68,7 +68,8 @@ def _decode_sample(sample: Sample, modality: Modality) -> tuple[dict[str, Any], 
         return row, work
     if sample.path is None:
         row["error"] = "unreadable"
-        row["error_detail"] = "the sample has neither a path nor in-memory content"
+        # A dataset item that raised says what; otherwise the sample simply has no content.
+        row["error_detail"] = sample.error or "the sample has neither a path nor in-memory content"
         return row, None
     data, file_row = read_file_bytes(sample.path)
     row.update(file_row)

@@ -1,16 +1,20 @@
-"""In-memory images: a uint8 array (N, H, W) / (N, H, W, C) or a list of per-image arrays."""
+"""In-memory images and audio clips: a stacked array or a list of per-sample arrays."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
 from dlqa.core.errors import UsageError
 from dlqa.sources.base import Sample
+from dlqa.sources.memory import Values, as_list, checked_length, optional_strings, sample_ids
 
-_CHANNEL_COUNTS = (1, 3, 4)
+IMAGE_CHANNEL_COUNTS = (1, 3, 4)
+# More "channels" than this in a (frames, channels) waveform is a (channels, frames) one.
+MAX_AUDIO_CHANNELS = 64
+AUDIO_DTYPES = (np.float16, np.float32, np.float64, np.int16, np.int32)
 
 
 class ArraySource:
@@ -27,23 +31,15 @@ class ArraySource:
     def __init__(
         self,
         images: np.ndarray | Sequence[np.ndarray],
-        labels: Sequence[Any] | np.ndarray | None = None,
-        splits: Sequence[Any] | np.ndarray | None = None,
-        ids: Sequence[Any] | np.ndarray | None = None,
+        labels: Values | None = None,
+        splits: Values | None = None,
+        ids: Values | None = None,
     ) -> None:
         self._images = _validated_images(images)
         count = len(self._images)
-        self._labels = _as_optional_strings(labels, "labels", count)
-        self._splits = _as_optional_strings(splits, "splits", count)
-        if ids is None:
-            self._ids = [str(i) for i in range(count)]
-        else:
-            self._ids = [str(value) for value in _checked_length(ids, "ids", count)]
-            if len(set(self._ids)) != count:
-                raise UsageError(
-                    "ArraySource: ids must be unique, but some repeat",
-                    hint="pass one distinct id per image, or leave ids out to use positions",
-                )
+        self._labels = optional_strings(labels, "labels", count, "ArraySource", "image")
+        self._splits = optional_strings(splits, "splits", count, "ArraySource", "image")
+        self._ids = sample_ids(ids, count, "ArraySource", "image")
 
     def __len__(self) -> int:
         return len(self._images)
@@ -71,7 +67,7 @@ def _validated_images(images: np.ndarray | Sequence[np.ndarray]) -> Sequence[np.
                 "or (N, H, W, C)",
                 hint="stack the images along a first axis, or pass a list of (H, W[, C]) arrays",
             )
-        if images.ndim == 4 and images.shape[3] not in _CHANNEL_COUNTS:
+        if images.ndim == 4 and images.shape[3] not in IMAGE_CHANNEL_COUNTS:
             raise UsageError(
                 f"ArraySource: images have {images.shape[3]} channels (shape {images.shape}); "
                 "expected 1, 3 or 4 in the last axis",
@@ -86,7 +82,9 @@ def _validated_images(images: np.ndarray | Sequence[np.ndarray]) -> Sequence[np.
                 f"ArraySource: image {position} is a {type(image).__name__}, not a numpy array",
                 hint="convert it with np.asarray(image, dtype=np.uint8)",
             )
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in _CHANNEL_COUNTS):
+        if image.ndim not in (2, 3) or (
+            image.ndim == 3 and image.shape[2] not in IMAGE_CHANNEL_COUNTS
+        ):
             raise UsageError(
                 f"ArraySource: image {position} has shape {image.shape}; expected (H, W) or "
                 "(H, W, C) with C in 1, 3, 4",
@@ -103,18 +101,113 @@ def _require_uint8(dtype: np.dtype, what: str) -> None:
         )
 
 
-def _checked_length(values: Sequence[Any] | np.ndarray, name: str, count: int) -> list[Any]:
-    as_list = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if len(as_list) != count:
+class AudioArraySource:
+    """Audio clips held in memory; ids default to the positions ``"0"``, ``"1"``, ...
+
+    ``waveforms`` is a list of arrays, each (frames,) or (frames, channels), of floats (-1..1)
+    or 16/32-bit integer PCM; or one stacked array, (N, frames) or (N, frames, channels).
+    ``sample_rate`` is one rate in Hz for every clip, or a sequence of one per clip.
+    ``labels``, ``splits`` and ``ids`` are as for :class:`ArraySource`.
+    """
+
+    kind = "arrays"
+    modality = "audio"
+    root = "<arrays>"
+
+    def __init__(
+        self,
+        waveforms: np.ndarray | Sequence[np.ndarray],
+        sample_rate: int | Sequence[int] | np.ndarray,
+        labels: Values | None = None,
+        splits: Values | None = None,
+        ids: Values | None = None,
+    ) -> None:
+        owner = "AudioArraySource"
+        self._waveforms = _validated_waveforms(waveforms)
+        count = len(self._waveforms)
+        if isinstance(sample_rate, (numbers.Integral, str, float)):
+            rates: list[object] = [sample_rate] * count
+        else:
+            rates = checked_length(sample_rate, "sample rates", count, owner, "waveform")
+        self._rates = [checked_sample_rate(rate, owner) for rate in rates]
+        self._labels = optional_strings(labels, "labels", count, owner, "waveform")
+        self._splits = optional_strings(splits, "splits", count, owner, "waveform")
+        self._ids = sample_ids(ids, count, owner, "waveform")
+
+    def __len__(self) -> int:
+        return len(self._waveforms)
+
+    def __iter__(self) -> Iterator[Sample]:
+        for index, waveform in enumerate(self._waveforms):
+            yield Sample(
+                sample_id=self._ids[index],
+                index=index,
+                label=self._labels[index],
+                split=self._splits[index],
+                array=waveform,
+                sample_rate=self._rates[index],
+            )
+
+    def __repr__(self) -> str:
+        return f"AudioArraySource(samples={len(self)})"
+
+
+def checked_sample_rate(rate: object, owner: str) -> int:
+    """``rate`` as a positive whole number of Hz; a usage error otherwise."""
+    if isinstance(rate, numbers.Integral) and not isinstance(rate, bool) and int(rate) > 0:
+        return int(rate)
+    raise UsageError(
+        f"{owner}: sample rate {rate!r} is not a positive whole number of Hz",
+        hint="pass the rate the waveforms were sampled at, e.g. sample_rate=16000",
+    )
+
+
+def _validated_waveforms(waveforms: np.ndarray | Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+    owner = "AudioArraySource"
+    if isinstance(waveforms, np.ndarray):
+        if waveforms.ndim not in (2, 3):
+            raise UsageError(
+                f"{owner}: waveforms array has shape {waveforms.shape}; expected a stack, "
+                "(N, frames) or (N, frames, channels)",
+                hint="pass a list of waveforms, e.g. [waveform] for a single clip",
+            )
+        if waveforms.ndim == 3:
+            _check_channels(waveforms.shape[2], waveforms.shape, "waveforms")
+        _check_audio_dtype(waveforms.dtype, "waveforms array")
+        return waveforms  # rows are views: no copy of a large array
+    checked = as_list(waveforms, "waveforms", owner)
+    for position, waveform in enumerate(checked):
+        if not isinstance(waveform, np.ndarray):
+            raise UsageError(
+                f"{owner}: waveform {position} is of type {type(waveform).__name__}, not a "
+                "numpy array",
+                hint="convert it with np.asarray(waveform, dtype=np.float32)",
+            )
+        if waveform.ndim not in (1, 2):
+            raise UsageError(
+                f"{owner}: waveform {position} has shape {waveform.shape}; expected (frames,) "
+                "or (frames, channels)",
+            )
+        if waveform.ndim == 2:
+            _check_channels(waveform.shape[1], waveform.shape, f"waveform {position}")
+        _check_audio_dtype(waveform.dtype, f"waveform {position}")
+    return checked
+
+
+def _check_channels(channels: int, shape: tuple[int, ...], what: str) -> None:
+    if channels > MAX_AUDIO_CHANNELS:
         raise UsageError(
-            f"ArraySource: {len(as_list)} {name} for {count} images; the lengths must match",
+            f"AudioArraySource: {what} has shape {shape}, which reads as {channels} channels; "
+            "expected channels in the last axis",
+            hint="a (channels, frames) array, as torchaudio gives, needs its axes swapped: "
+            "waveform.T",
         )
-    return as_list
 
 
-def _as_optional_strings(
-    values: Sequence[Any] | np.ndarray | None, name: str, count: int
-) -> list[str | None]:
-    if values is None:
-        return [None] * count
-    return [None if v is None else str(v) for v in _checked_length(values, name, count)]
+def _check_audio_dtype(dtype: np.dtype, what: str) -> None:
+    if dtype not in AUDIO_DTYPES:
+        raise UsageError(
+            f"AudioArraySource: {what} has dtype {dtype}; expected float (-1..1), int16 or "
+            "int32 samples",
+            hint="convert first, e.g. waveform.astype(np.float32)",
+        )

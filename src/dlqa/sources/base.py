@@ -22,6 +22,9 @@ class Sample:
     array: np.ndarray | None = None
     sample_rate: int | None = None
     text: str | None = None
+    # Why the source could not give this sample's content (a torch Dataset item that raised):
+    # a sample with neither a path nor content is probed as unreadable.
+    error: str | None = None
 
     @property
     def in_memory(self) -> bool:
@@ -31,7 +34,7 @@ class Sample:
 class Source(Protocol):
     """Anything that yields samples. ``root`` names it in reports and snapshots."""
 
-    root: str  # folder, manifest path or "<arrays>"
+    root: str  # folder, manifest path, "<arrays>", "<texts>" or "<dataset ClassName>"
     kind: str  # "folder", "manifest", "arrays", "texts", "dataset"
     modality: str  # "image", "audio" or "text": what its samples are
 

@@ -1,17 +1,26 @@
-"""Folder-per-class image trees: ``root/<class>/<file>`` or ``root/<split>/<class>/<file>``."""
+"""Folder-per-class trees of images, audio clips or texts: ``root/<class>/<file>`` or
+``root/<split>/<class>/<file>``."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from dlqa.core.errors import UsageError
 from dlqa.sources.base import Sample
-
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+from dlqa.sources.modality import (
+    AUDIO_EXTENSIONS,
+    EXTENSION_MODALITIES,
+    IMAGE_EXTENSIONS,
+    TEXT_EXTENSIONS,
+    checked_modality,
+    choose_modality,
+    describe_counts,
+    modality_of_name,
 )
+
 # Top-level folder names (compared case-insensitively) that mark a split layout.
 SPLIT_NAMES = frozenset(
     {"train", "training", "val", "valid", "validation", "dev", "test", "testing"}
@@ -21,11 +30,10 @@ FOLDER_LAYOUT_HINT = (
     "expected a folder per class, root/<class>/<image>, or split folders holding class folders, "
     "root/<split>/<class>/<image> (splits: train, val, valid, validation, dev, test, ...)"
 )
-
-
-def is_image_file_name(name: str) -> bool:
-    """True when ``name`` has one of the image extensions a folder source reads."""
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+_EXTENSIONS_HINT = (
+    f"extensions: image {' '.join(sorted(IMAGE_EXTENSIONS))}; "
+    f"audio {' '.join(sorted(AUDIO_EXTENSIONS))}; text {' '.join(sorted(TEXT_EXTENSIONS))}"
+)
 
 
 def _is_hidden(name: str) -> bool:
@@ -52,10 +60,10 @@ def display_name(text: str) -> str:
 
 
 def _is_candidate_file(entry: os.DirEntry[str]) -> bool:
-    """An image by its name that is not a folder: regular files, and also dangling symlinks,
-    FIFOs and devices, which the file probe then reports as unreadable with the reason (a
-    git-annex or DVC checkout whose content is missing must not look clean)."""
-    if not is_image_file_name(entry.name):
+    """An image, audio or text file by its name that is not a folder: regular files, and also
+    dangling symlinks, FIFOs and devices, which the file probe then reports as unreadable with
+    the reason (a git-annex or DVC checkout whose content is missing must not look clean)."""
+    if modality_of_name(entry.name) is None:
         return False
     try:
         return not entry.is_dir()
@@ -64,13 +72,20 @@ def _is_candidate_file(entry: os.DirEntry[str]) -> bool:
 
 
 class FolderSource:
-    """Images in class folders, optionally inside split folders.
+    """Image, audio or text files in class folders, optionally inside split folders.
 
     The split layout is used when every visible top-level folder is a split name (``train``,
     ``val``, ``test``, ...); the split value keeps the folder's own spelling. Class folders may
-    hold sub-folders: every image below a class folder takes that class as its label. Images
+    hold sub-folders: every file below a class folder takes that class as its label. Files
     directly in the root (or directly in a split folder) are unlabelled samples: a flat folder
     of images is profiled without labels.
+
+    ``modality`` ("image", "audio" or "text") chooses which files are samples; without it,
+    the files decide (see :func:`~dlqa.sources.modality.choose_modality`: the modality of
+    most files, image and audio before ``.txt`` notes, and a usage error for a real mix).
+    Files of the other modalities are not samples; ``skipped`` lists them once per extension,
+    with the count and the first one: a user wants to know that 4,000 ``.txt`` captions were
+    left out, not to read 4,000 entries. Files of no known extension are ignored as before.
 
     A directory symlink is followed only when it stays inside the root and leads to a folder
     not yet read (no cycles, no second label for the same files); ``skipped`` lists what was
@@ -79,9 +94,9 @@ class FolderSource:
     """
 
     kind = "folder"
-    modality = "image"
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], modality: str | None = None) -> None:
+        modality = checked_modality(modality, "FolderSource")
         root_path = Path(root).expanduser()
         if not root_path.exists():
             raise UsageError(
@@ -97,13 +112,27 @@ class FolderSource:
             )
         self.root = str(root_path.resolve())
         self.skipped: list[dict[str, str]] = []
-        self.has_splits, self._relative_paths = _scan_tree(self.root, self.skipped)
-        if not self._relative_paths:
+        self.has_splits, found = _scan_tree(self.root, self.skipped)
+        modalities = [modality_of_name(path) for path in found]
+        counts = Counter(modalities)
+        if not found:
             raise UsageError(
-                f"no image files found under {self.root!r}",
-                hint=f"{FOLDER_LAYOUT_HINT}; image extensions: "
-                + ", ".join(sorted(IMAGE_EXTENSIONS)),
+                f"no image files found under {self.root!r}, nor audio or text files",
+                hint=f"{FOLDER_LAYOUT_HINT}; {_EXTENSIONS_HINT}",
             )
+        if modality is None:
+            modality = choose_modality(counts, f"the folder {self.root!r}")
+        elif not counts[modality]:
+            raise UsageError(
+                f"no {modality} files found under {self.root!r} (it has {describe_counts(counts)})",
+                hint=f"{FOLDER_LAYOUT_HINT}; {_EXTENSIONS_HINT}",
+            )
+        self.modality: str = modality
+        self._relative_paths: list[str] = []
+        others: list[str] = []
+        for path, found_modality in zip(found, modalities, strict=True):
+            (self._relative_paths if found_modality == modality else others).append(path)
+        self.skipped += _other_modality_entries(others, modality)
 
     def __len__(self) -> int:
         return len(self._relative_paths)
@@ -124,11 +153,37 @@ class FolderSource:
             )
 
     def __repr__(self) -> str:
-        return f"FolderSource({self.root!r}, samples={len(self)}, splits={self.has_splits})"
+        return (
+            f"FolderSource({self.root!r}, modality={self.modality!r}, samples={len(self)}, "
+            f"splits={self.has_splits})"
+        )
+
+
+def _other_modality_entries(paths: list[str], modality: str) -> list[dict[str, str]]:
+    """One skipped entry per extension of the files that are not of ``modality`` (sorted)."""
+    by_extension: dict[str, list[str]] = {}
+    for path in paths:
+        by_extension.setdefault(os.path.splitext(path)[1].lower(), []).append(path)
+    entries = []
+    for extension, group in sorted(by_extension.items()):
+        other = EXTENSION_MODALITIES[extension]
+        if len(group) == 1:
+            article = "an" if other in ("image", "audio") else "a"
+            what = f"{article} {other} file ({extension}), not a sample"
+        else:
+            what = f"the first of {len(group)} {other} files ({extension}), not samples"
+        entries.append(
+            {
+                "path": display_name(group[0]),
+                "reason": f"{what} of this {modality} dataset (--modality {other} reads them)",
+            }
+        )
+    return entries
 
 
 def _scan_tree(root: str, skipped: list[dict[str, str]]) -> tuple[bool, list[str]]:
-    """Return (split layout?, sorted POSIX paths of images relative to ``root``)."""
+    """Return (split layout?, sorted POSIX paths of the image, audio and text files relative
+    to ``root``)."""
     top_entries = _visible_entries(root)
     top_folders = [e for e in top_entries if e.is_dir()]
     has_splits = bool(top_folders) and all(e.name.lower() in SPLIT_NAMES for e in top_folders)
@@ -183,7 +238,7 @@ class _Walk:
         return True
 
     def collect(self, folder: str, prefix: str, out: list[str]) -> None:
-        """Append ``prefix + name`` for every image below ``folder`` (recursively)."""
+        """Append ``prefix + name`` for every candidate file below ``folder`` (recursively)."""
         if not self.enter(folder, shown=prefix.rstrip("/")):
             return
         pending_folders: list[tuple[str, str]] = []

@@ -84,6 +84,7 @@ def sample_items(
     indices = np.asarray(indices, dtype=np.int64)
     ids, labels = profile.ids.take(indices), profile.labels.take(indices)
     splits = profile.splits.take(indices) if profile.has_splits else None
+    snippets = _snippets(profile, indices)
     items = []
     for k in range(len(indices)):
         item = {
@@ -93,11 +94,21 @@ def sample_items(
         }
         if splits is not None:
             item["split"] = splits[k]
+        if snippets is not None:
+            item["text"] = snippets[k]
         reason = "" if reasons is None else reasons[k]
         if reason:
             item["reason"] = reason
         items.append(item)
     return items
+
+
+def _snippets(profile: DataProfile, indices: np.ndarray) -> list[str | None] | None:
+    """The text snippets of some samples, for evidence a person reads (text profiles have a
+    ``snippet`` column; other modalities None)."""
+    if not profile.has_column("snippet"):
+        return None
+    return profile.take_values("snippet", indices) if len(indices) else []
 
 
 def pair_item(profile: DataProfile, i: int, j: int, distance: int | None) -> dict:
@@ -112,6 +123,7 @@ def pair_items(
     flat = rows.reshape(-1)
     ids, labels = profile.ids.take(flat), profile.labels.take(flat)
     splits = profile.splits.take(flat) if profile.has_splits else None
+    snippets = _snippets(profile, flat)
     items = []
     for k in range(len(rows)):
         a, b = 2 * k, 2 * k + 1
@@ -123,6 +135,8 @@ def pair_items(
         }
         if splits is not None:
             item["splits"] = [splits[a], splits[b]]
+        if snippets is not None:
+            item["texts"] = [snippets[a], snippets[b]]
         items.append(item)
     return items
 
