@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,7 @@ from dlqa.runner import diff_snapshots, run_data_qa
 from dlqa.sources.open import open_source
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     image = "image"
     audio = "audio"
     text = "text"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,13 @@ from dlqa.data.modalities import modality_of
 from dlqa.data.profile import profile_source
 from dlqa.data.snapshots import dataset_fingerprint, snapshot_summary
 from dlqa.execute import get_executor
+from dlqa.report.audio_media import (
+    AUDIO_PREVIEW_MEDIA_TYPE,
+    WAVEFORM_MEDIA_TYPE,
+    make_audio_preview,
+    make_waveform_thumbnail,
+)
+from dlqa.report.media_types import audio_media_type
 from dlqa.report.plots import histogram_bins
 from dlqa.report.thumbnails import make_thumbnail
 from dlqa.sources.base import Source
@@ -42,6 +49,12 @@ class DataConfig(BaseModel):
     label_column: str = "label"
     split_column: str = "split"
     id_column: str | None = None
+    text_column: str | None = Field(
+        None, description="manifest column holding each sample's text (a text dataset)"
+    )
+    modality: Literal["image", "audio", "text"] | None = Field(
+        None, description="what the samples are; default: detected from the files"
+    )
 
 
 def configured_source(section: DataConfig, base_dir: Path) -> Source | None:
@@ -55,6 +68,8 @@ def configured_source(section: DataConfig, base_dir: Path) -> Source | None:
         label_column=section.label_column,
         split_column=section.split_column,
         id_column=section.id_column,
+        text_column=section.text_column,
+        modality=section.modality,
     )
 
 
@@ -91,7 +106,8 @@ def build_data_context(run: StageRun) -> DataProfile:
             "snapshot_id": snapshot_id,
             "table_artifact": digest,
             "workers": run.workers or os.cpu_count(),
-            # Folder entries not followed (directory symlinks out of the root, cycles).
+            # Folder entries not read as samples (directory symlinks out of the root, cycles,
+            # files of another modality).
             "skipped": skipped,
             # Samples on which a worker process died (a decoder segfault, the OOM killer).
             "worker_deaths": info.worker_deaths,
@@ -106,8 +122,12 @@ def build_data_context(run: StageRun) -> DataProfile:
 def store_evidence_thumbnails(
     profile: DataProfile, results: list[CheckResult], run: StageRun
 ) -> None:
-    """Thumbnails of the samples that views show (the top of each evidence list), stored as
-    artifacts so that a report re-rendered later needs no source files."""
+    """What views show of the samples in evidence (the top of each list), stored as artifacts
+    so that a report re-rendered later needs no source files: a thumbnail of each image; a
+    waveform and a short playable preview of each audio clip (texts carry their snippets in
+    the evidence items themselves)."""
+    if profile.modality == "text":
+        return
     wanted = sorted(_evidence_ids(results))
     if not wanted:
         return
@@ -119,15 +139,24 @@ def store_evidence_thumbnails(
     decoded = profile.decoded[rows]
     paths = profile.take_values("path", rows)
     thumbnails: dict[str, str] = {}
+    media: dict[str, str] = {}
+    put = run.store.artifacts.put_bytes
     for sample_id, path, ok in zip(ids, paths, decoded, strict=True):
         if not ok or not path:
             continue
-        try:
-            data = make_thumbnail(path)
-        except Exception:  # a file that does not decode shows as a text tile; its check says why
+        try:  # a file that does not decode shows as a text tile; its check says why
+            if profile.modality == "audio":
+                thumbnails[sample_id] = put(make_waveform_thumbnail(path), WAVEFORM_MEDIA_TYPE)
+                preview = make_audio_preview(path)  # Ogg Vorbis, or WAV where that failed
+                kind = audio_media_type(preview) or AUDIO_PREVIEW_MEDIA_TYPE
+                media[sample_id] = put(preview, kind)
+            else:
+                thumbnails[sample_id] = put(make_thumbnail(path), THUMBNAIL_MEDIA_TYPE)
+        except Exception:
             continue
-        thumbnails[sample_id] = run.store.artifacts.put_bytes(data, THUMBNAIL_MEDIA_TYPE)
     run.report_parts["thumbnails"] = thumbnails
+    if media:
+        run.report_parts["media"] = media
 
 
 def _notes(skipped: list[dict[str, str]], deaths: list[dict[str, Any]]) -> list[str]:
@@ -145,7 +174,7 @@ def _notes(skipped: list[dict[str, str]], deaths: list[dict[str, Any]]) -> list[
         first = skipped[0]
         notes.append(
             f"{len(skipped)} folder entr{'y was' if len(skipped) == 1 else 'ies were'} not "
-            f"followed (first: {first['path']}: {first['reason']})"
+            f"read as samples (first: {first['path']}: {first['reason']})"
         )
     return notes
 
