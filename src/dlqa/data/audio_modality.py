@@ -1,22 +1,36 @@
-"""The audio modality (being built: no columns and no near-duplicates yet)."""
+"""The audio modality: WAV, FLAC, OGG and MP3 files (or in-memory waveforms), probed by
+``probes/audio.py``, near-duplicates by spectrogram fingerprints (``audio_fingerprint.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dlqa.data.audio_fingerprint import AUDIO_NEAR_PARAMS, find_audio_near_pairs
+from dlqa.data.modality_spec import Modality, OutlierScale
+from dlqa.data.probes.audio import (
+    AUDIO_FIELDS,
+    AUDIO_HISTOGRAM_PROPERTIES,
+    AUDIO_NUMERIC_PROPERTIES,
+    decode_audio,
+)
 
-import numpy as np
-
-from dlqa.data.context import DataProfile
-from dlqa.data.modality_spec import Modality
-from dlqa.sources.base import Sample
-
-
-def _decode(sample: Sample, data: bytes | None) -> tuple[dict[str, Any], Any]:
-    return {"error": "corrupt", "error_detail": "audio probing is not built yet"}, None
-
-
-def _near_pairs(profile: DataProfile, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-
-
-AUDIO = Modality(name="audio", fields=(), decode=_decode, near_pairs=_near_pairs)
+AUDIO = Modality(
+    name="audio",
+    fields=AUDIO_FIELDS,
+    decode=decode_audio,
+    near_pairs=find_audio_near_pairs,
+    near_params=AUDIO_NEAR_PARAMS,
+    distance_meaning=(
+        "1 - the fraction of spectrogram-fingerprint bits two clips share at their best time "
+        "alignment (0: the same audio; about 0.5: unrelated clips)"
+    ),
+    numeric_properties=AUDIO_NUMERIC_PROPERTIES,
+    histogram_properties=AUDIO_HISTOGRAM_PROPERTIES,
+    # Floors: levels 1 dB (what a loudness difference must exceed to be heard), durations
+    # 1 % (a class of clips cut to exactly one length has no spread at all), the silent share
+    # 5 % of the clip.
+    outlier_properties={
+        "duration": OutlierScale(True, 0.01),
+        "rms_dbfs": OutlierScale(False, 1.0),
+        "peak_dbfs": OutlierScale(False, 1.0),
+        "silent_fraction": OutlierScale(False, 0.05),
+    },
+)
