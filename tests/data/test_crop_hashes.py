@@ -85,7 +85,8 @@ def test_unconfirmed_candidates_are_dropped_by_the_check(tmp_path):
     spec = get_spec("data.near_duplicates")
     result = spec.func(build_profile(rows), spec.resolve_params({"max_fraction": 0.0}))
     assert result.evidence == []  # same hash, different structure: not a near-duplicate
-    loose = spec.func(build_profile(rows), spec.resolve_params({"min_correlation": 0.0}))
+    loose_params = {"min_correlation": 0.0, "max_local_difference": 255.0}
+    loose = spec.func(build_profile(rows), spec.resolve_params(loose_params))
     assert loose.evidence[0].total == 1
 
 

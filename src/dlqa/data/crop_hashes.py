@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlqa.data.duplicates import find_near_duplicate_pairs
+from dlqa.data.probes.phash import GRID_SIDE
 
 # Chosen with DEFAULT_MAX_DISTANCE (10) by benchmarks/near_duplicate_threshold.py: 3,217
 # unrelated images (5.2 M pairs, 600 of them low-structure gradient scenes) and their 12,868
@@ -23,6 +24,18 @@ from dlqa.data.duplicates import find_near_duplicate_pairs
 # confirms pairs of grayscale images, where colour says nothing.
 DEFAULT_MIN_CORRELATION = 0.8
 DEFAULT_MAX_COLOUR_DISTANCE = 24.0
+# Correlation and colour see the whole picture: two different playing cards, or two different
+# small objects pasted at one place on the same photograph, correlate above 0.9 with the same
+# colours. What tells them apart is local: the largest mean difference over windows of 2 x 2
+# cells (1/8 of the side) of the 16 x 16 grids, after matching brightness (see
+# local_difference). Chosen by benchmarks/near_duplicate_threshold.py on seed 0 (tuned) and
+# checked on seed 1 (reported); see DEFAULT_MAX_LOCAL_DIFFERENCE's comment there.
+DEFAULT_MAX_LOCAL_DIFFERENCE = 24.0
+_WINDOW = 2  # cells per side of the windows local differences are averaged over
+# Brightness matching moves no level by more than this: a copy made 20 % brighter or darker
+# moves levels by up to 51, while a glyph drawn gray instead of black (another state of an
+# icon: signal "none" against "excellent") would need 150.
+MAX_BRIGHTNESS_SHIFT = 64.0
 
 
 def find_near_duplicate_samples(
@@ -118,6 +131,55 @@ def confirm_pairs(
                 ]
             )
         )
+    return np.concatenate(parts)
+
+
+def _rank_matched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each row of ``a`` with its values moved towards the values of ``b``'s row of the same
+    rank, by at most MAX_BRIGHTNESS_SHIFT: undoes a monotone change of brightness or contrast
+    between two copies, clipping included, while a difference in *where* things are stays."""
+    order = np.argsort(a, axis=1, kind="stable")
+    matched = np.empty(a.shape, dtype=np.float32)
+    np.put_along_axis(matched, order, np.sort(b, axis=1).astype(np.float32), axis=1)
+    original = a.astype(np.float32)
+    shift = np.clip(matched - original, -MAX_BRIGHTNESS_SHIFT, MAX_BRIGHTNESS_SHIFT)
+    return original + shift
+
+
+def local_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row, the largest mean absolute difference (gray levels) over sliding windows of
+    2 x 2 cells of two 16 x 16 grids, after matching ``a``'s brightness to ``b``'s by rank.
+    Copies (resized, re-encoded, brighter, border-cropped against the centre grid) stay within
+    a few levels everywhere; a different object on the same layout differs where it is."""
+    side = GRID_SIDE
+    diff = np.abs(_rank_matched(a, b) - b.astype(np.float32)).reshape(-1, side, side)
+    windows = sum(
+        diff[:, dy : side - _WINDOW + 1 + dy, dx : side - _WINDOW + 1 + dx]
+        for dy in range(_WINDOW)
+        for dx in range(_WINDOW)
+    )
+    return windows.reshape(len(diff), -1).max(axis=1) / (_WINDOW * _WINDOW)
+
+
+def pair_local_difference(
+    pairs: np.ndarray,
+    full_grids: np.ndarray,
+    center_grids: np.ndarray,
+    inner_grids: np.ndarray | None = None,
+) -> np.ndarray:
+    """For each candidate pair, the smallest local difference over the alignments of a copy:
+    full/full, centre/full and full/centre (as the hashes), and inner/full and full/inner
+    (border crops of about 6 % a side) when the inner grids are known."""
+    if not len(pairs):
+        return np.zeros(0)
+    parts = []
+    for chunk in _chunked_pairs(pairs):
+        i, j = chunk[:, 0], chunk[:, 1]
+        a, b = full_grids[i], full_grids[j]
+        pairings = [(a, b), (center_grids[i], b), (a, center_grids[j])]
+        if inner_grids is not None:
+            pairings += [(inner_grids[i], b), (a, inner_grids[j])]
+        parts.append(np.minimum.reduce([local_difference(x, y) for x, y in pairings]))
     return np.concatenate(parts)
 
 

@@ -1,7 +1,10 @@
-"""Class balance: imbalance ratio, smallest class, classes missing from a split."""
+"""Class balance: imbalance ratio, smallest class, classes far below the typical class,
+classes missing from a split, and whether each class has enough samples in an evaluation
+split for a per-class recall to mean something."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,18 @@ from dlqa.data.checks._common import (
 from dlqa.data.context import DataProfile
 
 ALL_SPLITS = "all"
+
+# Splits on which per-class decisions are made (recall per class, thresholds per class).
+EVALUATION_SPLITS = frozenset(
+    {"test", "testing", "val", "valid", "validation", "eval", "evaluation", "dev", "holdout"}
+)
+_Z95 = 1.959964  # two-sided 95 %
+
+
+def worst_case_recall_interval_width(n: int) -> float:
+    """Width of the 95 % Wilson interval of a proportion measured on n samples, at its widest
+    (an observed recall of 0.5): z / sqrt(n + z^2). 1.0 for no samples."""
+    return 1.0 if n <= 0 else _Z95 / math.sqrt(n + _Z95 * _Z95)
 
 
 def class_counts(profile: DataProfile) -> dict[str, dict[str, int]]:
@@ -82,6 +97,22 @@ def _named_counts(names: list[str], counts: np.ndarray) -> dict[str, int]:
         "min_per_class": Param(
             10, doc="fewest samples a class may have (in all splits together)", ge=0
         ),
+        "min_median_fraction": Param(
+            0.25,
+            doc="a class smaller than this fraction of the median class is named (a warning)",
+            ge=0.0,
+            le=1.0,
+        ),
+        "max_recall_interval": Param(
+            0.3,
+            doc=(
+                "widest 95 % Wilson interval (at recall 0.5, its widest) a class's recall may "
+                "have on an evaluation split (test, val, ...): 0.3 needs 39 samples, 0.2 93, "
+                "0.1 381 (a warning)"
+            ),
+            ge=0.0,
+            le=1.0,
+        ),
     },
 )
 def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
@@ -99,6 +130,10 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
     splits = [s for s in counts if s != ALL_SPLITS]
     missing = [(label, s) for s in splits for label in overall if label not in counts[s]]
     small = [label for label, c in overall.items() if c < params["min_per_class"]]
+    median = float(np.median(list(overall.values())))
+    rare = [label for label, c in overall.items() if c < params["min_median_fraction"] * median]
+    intervals = _recall_intervals(counts, overall, splits)
+    wide = [r for r in intervals if r["n"] and r["width"] > params["max_recall_interval"]]
 
     problems = []
     if ratio > params["max_ratio"]:
@@ -108,6 +143,25 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
     if missing:
         problems.append(f"{len(missing)} class/split combinations empty")
     status = verdict(bool(problems), params)
+    # Rare classes and wide intervals are warnings by default: worth knowing, not a reason
+    # to stop a pipeline unless a gate says so.
+    notes = []
+    if rare:
+        notes.append(
+            f"{_named(rare, overall)} below {params['min_median_fraction']:g} of the median "
+            f"class ({median:g})"
+        )
+    if wide:
+        notes.append(
+            f"{len(wide)} class/split combinations too small for a per-class recall "
+            f"(95 % interval wider than {params['max_recall_interval']:g}: "
+            + ", ".join(f"{w['label']} in {w['split']} n={w['n']}" for w in wide[:5])
+            + (", ..." if len(wide) > 5 else "")
+            + ")"
+        )
+    if notes and status is Status.PASS:
+        status = Status.WARN
+    problems += notes
     rows = [
         {"label": label, **{s: counts[s].get(label, 0) for s in splits}, "total": total}
         for label, total in sorted(overall.items(), key=lambda kv: kv[1])
@@ -121,6 +175,10 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
     details: dict[str, Any] = {
         "counts": counts,
         "small_classes": small,
+        "median_class_size": median,
+        "rare_classes": rare,
+        "recall_intervals": intervals,
+        "wide_recall_intervals": wide,
         "missing_from_split": [{"label": lab, "split": s} for lab, s in missing],
     }
     unlabelled = unlabelled_details(profile)
@@ -137,3 +195,25 @@ def check_class_balance(profile: DataProfile, params: dict[str, Any]) -> CheckRe
         evidence=[Evidence("table", rows, len(rows), "samples per class and split")],
         details=details,
     )
+
+
+def _named(labels: list[str], overall: dict[str, int]) -> str:
+    shown = ", ".join(f"{label} ({overall[label]})" for label in labels[:5])
+    more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    return f"{len(labels)} {'class' if len(labels) == 1 else 'classes'} {shown}{more}"
+
+
+def _recall_intervals(
+    counts: dict[str, dict[str, int]], overall: dict[str, int], splits: list[str]
+) -> list[dict[str, Any]]:
+    """Per evaluation split and class: n and the widest 95 % Wilson interval of a recall
+    measured on it (a class absent from the split has n 0, width 1)."""
+    rows = []
+    for split in splits:
+        if split.lower() not in EVALUATION_SPLITS:
+            continue
+        for label in overall:
+            n = counts[split].get(label, 0)
+            width = worst_case_recall_interval_width(n)
+            rows.append({"split": split, "label": label, "n": n, "width": round(width, 4)})
+    return rows

@@ -21,7 +21,12 @@ import pyarrow as pa
 from PIL import Image
 
 from dlqa.core.errors import UsageError
-from dlqa.data.probes.phash import NEUTRAL_COLOUR, colour_layouts, image_signatures
+
+# The statistics live in image_stats; GRAYSCALE_TOLERANCE stays importable from here.
+from dlqa.data.probes.image_stats import (
+    GRAYSCALE_TOLERANCE,  # noqa: F401
+    pixel_statistics_many,
+)
 
 # Long side of the working image, chosen by measurement (benchmarks/image_profile.py, 600-1200
 # px photo-like JPEGs at quality 85-95, 2 cores). Entropy decoding, which no draft scale can
@@ -33,12 +38,6 @@ from dlqa.data.probes.phash import NEUTRAL_COLOUR, colour_layouts, image_signatu
 # 192 keeps profiling faster than a bare full decode while a mild blur still shows; against a
 # full decode brightness stays within 1, contrast 0.4, entropy 0.2 and pHash 4 bits.
 WORKING_LONG_SIDE = 192
-
-# A colour image whose mean per-pixel channel spread (max - min, 0..255) stays below this is
-# grayscale stored as colour. Measured: gray saved as RGB JPEG (quality 50-95, 4:4:4 and 4:2:0)
-# decodes to a spread of 0.0; independent +-1 / +-2 noise per channel (other encoders, resizing)
-# gives 1.3 / 2.4; a faint 3 % blue cut measures 4.3-6.9 and a sepia tone ~21. 3 sits between.
-GRAYSCALE_TOLERANCE = 3.0
 
 # Colorfulness is a mean over pixels: a regular grid of about 128 x 128 decoded pixels
 # estimates it to a fraction of a unit at a fraction of the cost of resizing the colour image.
@@ -53,15 +52,22 @@ IMAGE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("mode", pa.string()),  # Pillow mode: "RGB", "L", "RGBA", "P", "CMYK", "I;16", ...
     pa.field("channels", pa.int8()),
     pa.field("colorfulness", pa.float32()),  # mean per-pixel max-min over RGB, 0..255
-    pa.field("is_grayscale", pa.bool_()),  # colour image whose channels are effectively equal
+    pa.field("chroma_p99", pa.float32()),  # 99th percentile of the same: nearly all pixels
+    pa.field("is_grayscale", pa.bool_()),  # colour image whose pixels are nearly all achromatic
     pa.field("brightness", pa.float32()),  # mean luma, 0..255
+    pa.field("luma_p01", pa.float32()),  # 1st percentile of luma: the deepest shadows
+    pa.field("luma_p99", pa.float32()),  # 99th percentile of luma: the brightest highlights
     pa.field("contrast", pa.float32()),  # standard deviation of luma, 0..255
     pa.field("sharpness", pa.float32()),  # variance of the Laplacian at the working size
+    # sharpness over that of the half-size image (null: too small or no structure to judge)
+    pa.field("relative_sharpness", pa.float32()),
     pa.field("entropy", pa.float32()),  # Shannon entropy of the luma histogram, bits (0..8)
+    pa.field("dominant_share", pa.float32()),  # share of pixels in the densest 17-level band
     pa.field("phash", pa.uint64()),  # 64-bit perceptual hash
     pa.field("phash_center", pa.uint64()),  # perceptual hash of the central 95 % (border crops)
     pa.field("grid", pa.binary(256)),  # 16 x 16 luma grid that confirms near-duplicate candidates
     pa.field("grid_center", pa.binary(256)),  # the same of the central 95 %
+    pa.field("grid_inner", pa.binary(256)),  # the same of the central 88 % (deeper crops)
     pa.field("colour", pa.binary(32)),  # 4 x 4 opponent-colour layout, confirms candidates too
     pa.field("colour_center", pa.binary(32)),  # the same of the central 95 %
 )
@@ -187,124 +193,10 @@ def colour_pixels(colour: Image.Image) -> np.ndarray | None:
     return None if colour.mode == "L" else _colour_sample(colour)
 
 
-def _histogram_statistics(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Brightness, contrast and entropy of each image of a (k, h, w) uint8 stack.
-
-    Mean and variance come from integer sums of the 256-bin histograms (exact, so the same
-    whatever the batch); entropy is summed over each image's own histogram.
-    """
-    k = len(luma)
-    flat = luma.reshape(k, -1)
-    size = flat.shape[1]
-    counts = np.stack([np.bincount(row, minlength=256) for row in flat]).astype(np.int64)
-    levels = np.arange(256, dtype=np.int64)
-    first, second = counts @ levels, counts @ (levels * levels)
-    brightness = first / size
-    variance = (second * size - first * first) / float(size * size)
-    contrast = np.sqrt(np.maximum(variance, 0.0))
-    probabilities = counts / size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(counts > 0, probabilities * np.log2(probabilities), 0.0)
-    entropy = -terms.sum(axis=1) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return brightness, contrast, entropy
-
-
-def _laplacian_variances(luma: np.ndarray) -> np.ndarray:
-    """Variance of the 4-neighbour Laplacian over the interior pixels of each image of a
-    (k, h, w) uint8 stack, from exact integer sums."""
-    k, height, width = luma.shape
-    if height < 3 or width < 3:
-        return np.zeros(k)
-    # int16 holds every value (-1020..1020) and keeps the memory traffic low.
-    pixels = luma.astype(np.int16)
-    laplacian = pixels[:, :-2, 1:-1] + pixels[:, 2:, 1:-1]
-    laplacian += pixels[:, 1:-1, :-2]
-    laplacian += pixels[:, 1:-1, 2:]
-    laplacian -= 4 * pixels[:, 1:-1, 1:-1]
-    values = laplacian.reshape(k, -1)
-    count = values.shape[1]
-    first = values.sum(axis=1, dtype=np.int64)
-    wide = values.astype(np.int32)
-    second = np.einsum("ij,ij->i", wide, wide, dtype=np.int64)
-    return np.maximum((second * count - first * first) / float(count * count), 0.0)
-
-
-def _colorfulness(rgb: np.ndarray) -> np.ndarray:
-    """Mean per-pixel max(R, G, B) - min(R, G, B) of each image of a (k, H, W, 3) stack."""
-    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    # Elementwise over the three channel planes: a reduction along the last axis of length 3
-    # is 30 times slower.
-    spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
-    k = len(rgb)
-    return spread.reshape(k, -1).sum(axis=1, dtype=np.int64) / spread[0].size
-
-
-# Images of one size whose statistics are computed together: big enough that numpy's
-# per-call overhead stops mattering, small enough to keep a worker's memory low.
-_STATISTICS_BATCH = 64
-
-
 def pixel_statistics(luma: Image.Image, colour: Image.Image) -> dict[str, Any]:
     """Brightness, contrast, entropy, sharpness and pHash of the working luma, and the
     colorfulness of the decoded colour image ("L" for single-channel images: colorfulness 0)."""
     return pixel_statistics_many([(luma, colour_pixels(colour))])[0]
-
-
-def pixel_statistics_many(
-    images: list[tuple[Image.Image, np.ndarray | None]],
-) -> list[dict[str, Any]]:
-    """``pixel_statistics`` of many images: (working luma, ``colour_pixels``) pairs.
-
-    Images of the same working size are measured as stacks, a batch at a time: per image,
-    only the decode and two small resizes stay in Python. The values do not depend on the
-    batch (integer sums, and each image its own slice of every matrix product).
-    """
-    results: list[dict[str, Any]] = [{} for _ in images]
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for index, (luma, rgb) in enumerate(images):
-        key = (luma.size, None if rgb is None else rgb.shape)
-        groups.setdefault(key, []).append(index)
-    for members in groups.values():
-        for start in range(0, len(members), _STATISTICS_BATCH):
-            batch = members[start : start + _STATISTICS_BATCH]
-            rows = _same_size_statistics([images[i] for i in batch])
-            for index, row in zip(batch, rows, strict=True):
-                results[index] = row
-    return results
-
-
-def _same_size_statistics(
-    images: list[tuple[Image.Image, np.ndarray | None]],
-) -> list[dict[str, Any]]:
-    lumas = [luma for luma, _ in images]
-    stack = np.stack([np.asarray(luma) for luma in lumas])
-    brightness, contrast, entropy = _histogram_statistics(stack)
-    columns: dict[str, list[Any]] = {
-        "brightness": brightness.tolist(),
-        "contrast": contrast.tolist(),
-        "entropy": entropy.tolist(),
-        "sharpness": _laplacian_variances(stack).tolist(),
-    }
-    if images[0][1] is not None:
-        rgb = np.stack([pixels for _, pixels in images])
-        colorfulness = _colorfulness(rgb)
-        columns["colorfulness"] = colorfulness.tolist()
-        # the column flags colour images that hold gray pixels
-        columns["is_grayscale"] = (colorfulness < GRAYSCALE_TOLERANCE).tolist()
-        layouts = colour_layouts(rgb)
-    else:
-        columns["colorfulness"] = [0.0] * len(images)
-        columns["is_grayscale"] = [False] * len(images)
-        layouts = [{"colour": NEUTRAL_COLOUR, "colour_center": NEUTRAL_COLOUR}] * len(images)
-    signatures = image_signatures(lumas, stack)
-    return [
-        {
-            **{name: values[k] for name, values in columns.items()},
-            **signatures[k],
-            **layouts[k],
-        }
-        for k in range(len(images))
-    ]
 
 
 def _declares_more_bytes(data: bytes) -> bool:
@@ -332,6 +224,39 @@ def _decode_error(exc: BaseException, data: bytes) -> tuple[str, str]:
 # What the statistics need of one decoded image: its working luma and ``colour_pixels``.
 ImageWork = tuple[Image.Image, "np.ndarray | None"]
 
+# EXIF Orientation (tag 0x0112) -> the transpose that shows the picture upright, as viewers
+# and ImageOps.exif_transpose apply it; 5 to 8 swap width and height.
+_ORIENTATION_TAG = 0x0112
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The image's EXIF Orientation (1 = upright; 1 when absent or unreadable)."""
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # a malformed EXIF block is not a reason to reject the pixels
+        return 1
+    return value if value in _UPRIGHT else 1
+
+
+def _upright(work: ImageWork, orientation: int) -> ImageWork:
+    """The working luma and colour sample turned upright: cheap, both are small."""
+    method = _UPRIGHT.get(orientation)
+    if method is None:
+        return work
+    luma, rgb = work
+    if rgb is not None:
+        rgb = np.asarray(Image.fromarray(rgb).transpose(method))
+    return luma.transpose(method), rgb
+
 
 def decode_image_bytes(data: bytes) -> tuple[dict[str, Any], ImageWork | None]:
     """Decode encoded image bytes once: the image probe's columns known so far (size, mode,
@@ -342,7 +267,12 @@ def decode_image_bytes(data: bytes) -> tuple[dict[str, Any], ImageWork | None]:
     row["error_detail"] = None
     try:
         with Image.open(io.BytesIO(data)) as image:
+            # What a viewer (and ImageOps.exif_transpose in a loader) shows: a portrait phone
+            # photo stored landscape with Orientation 6 measures, and hashes, as portrait.
+            orientation = exif_orientation(image)
             width, height = image.size
+            if orientation >= 5:
+                width, height = height, width
             row.update(
                 width=width,
                 height=height,
@@ -351,7 +281,7 @@ def decode_image_bytes(data: bytes) -> tuple[dict[str, Any], ImageWork | None]:
                 channels=len(image.getbands()),
             )
             luma, colour = decode_working_image(image)
-            work = (luma, colour_pixels(colour))
+            work = _upright((luma, colour_pixels(colour)), orientation)
     except Image.DecompressionBombError as exc:
         row["error"], row["error_detail"] = "corrupt", f"DecompressionBombError: {exc}"
         return row, None
