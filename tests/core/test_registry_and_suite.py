@@ -11,8 +11,28 @@ from dlqa.core.suite import Suite
 DATA_CHECK_IDS = {
     "data.unreadable", "data.format_mismatch", "data.dark", "data.bright", "data.low_contrast",
     "data.blurry", "data.low_information", "data.grayscale", "data.odd_size",
-    "data.exact_duplicates", "data.near_duplicates", "data.conflicting_labels",
-    "data.split_leakage", "data.class_balance", "data.label_names", "data.property_outliers",
+    "data.channel_mode", "data.exact_duplicates", "data.near_duplicates",
+    "data.conflicting_labels", "data.split_leakage", "data.class_balance", "data.label_names",
+    "data.property_outliers",
+    # audio
+    "data.near_silent", "data.truncated", "data.clipped", "data.dc_offset",
+    "data.sample_rate_mismatch", "data.duration_outliers",
+    # text
+    "data.empty_text", "data.control_characters", "data.mojibake", "data.extreme_length",
+}  # fmt: skip
+# Checks that judge one modality only; every other data check works on all three.
+ONE_MODALITY = {
+    "image": {
+        "data.dark", "data.bright", "data.low_contrast", "data.blurry", "data.low_information",
+        "data.grayscale", "data.odd_size", "data.channel_mode",
+    },
+    "audio": {
+        "data.near_silent", "data.truncated", "data.clipped", "data.dc_offset",
+        "data.sample_rate_mismatch", "data.duration_outliers",
+    },
+    "text": {
+        "data.empty_text", "data.control_characters", "data.mojibake", "data.extreme_length",
+    },
 }  # fmt: skip
 
 
@@ -39,6 +59,11 @@ def test_every_documented_data_check_is_registered():
         assert spec.description and spec.title
         assert set(spec.param_docs) == set(spec.defaults), spec.check_id
         assert spec.origin == "dlqa" and spec.stage == "data"
+    for modality, ids in ONE_MODALITY.items():
+        for check_id in ids:
+            assert get_spec(check_id).modalities == {modality}, check_id
+    shared = DATA_CHECK_IDS - set().union(*ONE_MODALITY.values())
+    assert all(get_spec(check_id).modalities is None for check_id in shared)
 
 
 def test_resolve_params_validates_names_types_and_ranges():
@@ -170,3 +195,33 @@ def test_suite_runs_in_the_stage_order(registered):
     specs = [make("t.a"), make("t.b"), make("t.c")]
     outcome = Suite(specs, order=("t.c", "t.a")).run(None)
     assert [r.check_id for r in outcome.results] == ["t.c", "t.a", "t.b"]
+
+
+def test_a_suite_leaves_out_checks_of_another_modality_unless_named(registered):
+    ran = []
+
+    def image_only(context, params):
+        ran.append("image")
+        return CheckResult("mine.image_only", Status.PASS, "ok")
+
+    def everywhere(context, params):
+        ran.append("all")
+        return CheckResult("mine.everywhere", Status.PASS, "ok")
+
+    specs = [
+        registered("mine.image_only", image_only, stage="mine", modalities=("image",)),
+        registered("mine.everywhere", everywhere, stage="mine"),
+    ]
+    suite = Suite(specs)
+    suite.for_modality("audio")
+    assert [r.check_id for r in suite.run(None).results] == ["mine.everywhere"]
+
+    named = Suite(specs)
+    named.for_modality("audio", explicit=True)
+    results = named.run(None).results
+    assert [(r.check_id, r.status) for r in results] == [
+        ("mine.image_only", Status.SKIP),
+        ("mine.everywhere", Status.PASS),
+    ]
+    assert results[0].summary == "applies to image data; this dataset is audio"
+    assert ran == ["all", "all"]

@@ -9,6 +9,7 @@ the main process (``workers=1``). It is how the tests make a real worker die on 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -47,7 +48,7 @@ def probe_sample(sample: Sample, modality: str = "image") -> dict[str, Any]:
 
 def identity_row(sample: Sample, modality: Modality) -> dict[str, Any]:
     """A row with only what the source says about the sample (every other column None)."""
-    row: dict[str, Any] = dict.fromkeys(profile_schema(modality, []).names)
+    row: dict[str, Any] = dict.fromkeys(_column_names(modality.name))
     row.update(
         sample_id=sample.sample_id,
         index=sample.index,
@@ -56,6 +57,12 @@ def identity_row(sample: Sample, modality: Modality) -> dict[str, Any]:
         split=None if sample.split is None else str(sample.split),
     )
     return row
+
+
+@functools.cache
+def _column_names(modality: str) -> tuple[str, ...]:
+    # Built once per modality: rebuilding the schema per row cost ~20 % of a text probe.
+    return tuple(profile_schema(get_modality(modality), []).names)
 
 
 def _decode_sample(sample: Sample, modality: Modality) -> tuple[dict[str, Any], Any]:

@@ -315,11 +315,12 @@ class DataProfile:
         return groups
 
     def content_keys(self) -> pa.ChunkedArray:
-        """Per sample, the key of its content: ``content_hash``, or ``sha256`` where null."""
-        keys = self.column("sha256")
-        if self.has_column("content_hash"):
-            keys = pc.coalesce(self.column("content_hash"), keys)
-        return keys
+        """Per sample, the key of its content. Images: the bytes' hash. Audio and text: the
+        decoded content's hash, null where there is no content to compare (an empty text is
+        data.empty_text's finding, and two of them are not duplicates)."""
+        if self.modality == "image" or not self.has_column("content_hash"):
+            return self.column("sha256")
+        return self.column("content_hash")
 
     @cached_property
     def _sha_group(self) -> np.ndarray:

@@ -1,22 +1,48 @@
-"""The text modality (being built: no columns and no near-duplicates yet)."""
+"""The text modality: lengths, empty texts, control and invisible characters, mojibake and
+undecodable bytes (``probes/text.py``); near-duplicates by MinHash of word bigrams
+(``text_minhash.py``); exact duplicates on the normalised text (``content_hash``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from dlqa.data.context import DataProfile
-from dlqa.data.modality_spec import Modality
-from dlqa.sources.base import Sample
+from dlqa.data.modality_spec import Modality, OutlierScale
+from dlqa.data.probes.text import TEXT_FIELDS, decode_text
+from dlqa.data.text_minhash import TEXT_NEAR_PARAMS, find_text_near_pairs, signature_bytes
 
 
-def _decode(sample: Sample, data: bytes | None) -> tuple[dict[str, Any], Any]:
-    return {"error": "corrupt", "error_detail": "text probing is not built yet"}, None
+def _finish(works: list[Any]) -> list[dict[str, Any]]:
+    # The MinHash of a chunk's normalised texts at once: numpy over the whole chunk.
+    return [{"minhash": signature} for signature in signature_bytes(works)]
 
 
-def _near_pairs(profile: DataProfile, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-
-
-TEXT = Modality(name="text", fields=(), decode=_decode, near_pairs=_near_pairs)
+TEXT = Modality(
+    name="text",
+    fields=TEXT_FIELDS,
+    decode=decode_text,
+    finish=_finish,
+    near_pairs=find_text_near_pairs,
+    near_params=TEXT_NEAR_PARAMS,
+    distance_meaning=(
+        "1 - estimated Jaccard similarity of the two normalised texts' word bigrams "
+        "(MinHash, 64 permutations)"
+    ),
+    numeric_properties=(
+        "n_chars",
+        "n_tokens",
+        "n_lines",
+        "control_chars",
+        "invisible_chars",
+        "mojibake_chars",
+        "invalid_bytes",
+        "file_size",
+    ),
+    histogram_properties=("n_chars", "n_tokens", "n_lines"),
+    # Lengths on a log scale (they span orders of magnitude); a spread of at least 5 % (a
+    # class of near-identical lengths would make every other length "many sigmas" away).
+    outlier_properties={
+        "n_chars": OutlierScale(True, 0.05),
+        "n_tokens": OutlierScale(True, 0.05),
+    },
+    outlier_exclude="is_empty",  # data.empty_text reports those
+)

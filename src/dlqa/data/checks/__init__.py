@@ -1,5 +1,5 @@
 """Dataset checks. Importing this package registers them (ids ``data.*``)."""
 
-from dlqa.data.checks import balance, duplicates, labels, outliers, samples
+from dlqa.data.checks import audio, balance, duplicates, labels, outliers, samples, text
 
-__all__ = ["balance", "duplicates", "labels", "outliers", "samples"]
+__all__ = ["audio", "balance", "duplicates", "labels", "outliers", "samples", "text"]

@@ -101,7 +101,10 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     worst_z = np.zeros(profile.n)
     worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into the judged properties
     _, codes = profile.codes("label")
+    modality = modality_of(profile)
     decoded = profile.decoded
+    if modality.outlier_exclude is not None:
+        decoded = decoded & ~profile.flags(modality.outlier_exclude)
     min_size = params["min_class_size"]
     classes = _class_members(codes, decoded, min_size)
     # A sample without a label has no class to compare with, but it must not escape the check
@@ -113,7 +116,7 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     everyone = np.flatnonzero(decoded)
     if len(everyone) < min_size:
         unlabelled = unlabelled[:0]
-    judged_properties = modality_of(profile).outlier_properties
+    judged_properties = modality.outlier_properties
     names = list(judged_properties)
 
     def keep_worst(members: np.ndarray, z: np.ndarray, number: int) -> None:
