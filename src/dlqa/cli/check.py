@@ -102,8 +102,9 @@ def checks_command(
     if markdown:
         typer.echo(checks_markdown(specs))
         return
-    table = Table("check id", "level", "defaults", "what it flags")
+    table = Table("check id", "applies to", "level", "defaults", "what it flags")
     for spec in specs:
         defaults = ", ".join(f"{k}={format_default(v)}" for k, v in spec.defaults.items())
-        table.add_row(spec.check_id, spec.level, defaults, spec.title)
+        applies = ", ".join(sorted(spec.modalities)) if spec.modalities else "any"
+        table.add_row(spec.check_id, applies, spec.level, defaults, spec.title)
     stdout.print(table)

@@ -56,9 +56,6 @@ class Modality:
     numeric_properties: tuple[str, ...] = ()
     histogram_properties: tuple[str, ...] = ()
     outlier_properties: Mapping[str, OutlierScale] = field(default_factory=dict)
-    # A flag column naming samples that another check reports at their root (an empty text):
-    # property outliers leave them out rather than report them twice.
-    outlier_exclude: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlqa.data.modality_spec import Modality, OutlierScale
+from dlqa.data.modality_spec import Modality
 from dlqa.data.probes.text import TEXT_FIELDS, decode_text
 from dlqa.data.text_minhash import TEXT_NEAR_PARAMS, find_text_near_pairs, signature_bytes
 
@@ -40,9 +40,6 @@ TEXT = Modality(
     histogram_properties=("n_chars", "n_tokens", "n_lines"),
     # Lengths on a log scale (they span orders of magnitude); a spread of at least 5 % (a
     # class of near-identical lengths would make every other length "many sigmas" away).
-    outlier_properties={
-        "n_chars": OutlierScale(True, 0.05),
-        "n_tokens": OutlierScale(True, 0.05),
-    },
-    outlier_exclude="is_empty",  # data.empty_text reports those
+    # Length, the one numeric property of a text, is data.extreme_length's: no property is
+    # left for data.property_outliers, which skips text.
 )

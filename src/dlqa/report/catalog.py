@@ -44,6 +44,9 @@ def checks_markdown(specs: list[CheckSpec]) -> str:
             lines += [f"### `{spec.check_id}`: {spec.title}", "", spec.description, ""]
             if spec.origin != "dlqa":
                 lines += [f"From the plugin distribution `{spec.origin}`.", ""]
+            if spec.modalities is not None:
+                kinds = ", ".join(sorted(spec.modalities))
+                lines += [f"Applies to {kinds} data only.", ""]
             lines += [f"- `level` = {format_default(spec.level)}"]
             for key, default in spec.defaults.items():
                 doc = spec.param_docs.get(key, "")

@@ -8,7 +8,7 @@ import numpy as np
 
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
-from dlqa.core.results import CheckResult
+from dlqa.core.results import CheckResult, Status
 from dlqa.data.checks._common import (
     flagged_fraction_result,
     max_fraction_param,
@@ -102,9 +102,14 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
     worst_property = np.full(profile.n, -1, dtype=np.int8)  # index into the judged properties
     _, codes = profile.codes("label")
     modality = modality_of(profile)
+    if not modality.outlier_properties:
+        return CheckResult(
+            "data.property_outliers",
+            Status.SKIP,
+            f"no property of {modality.name} samples is judged here (text length is "
+            "data.extreme_length's)",
+        )
     decoded = profile.decoded
-    if modality.outlier_exclude is not None:
-        decoded = decoded & ~profile.flags(modality.outlier_exclude)
     min_size = params["min_class_size"]
     classes = _class_members(codes, decoded, min_size)
     # A sample without a label has no class to compare with, but it must not escape the check
