@@ -209,9 +209,9 @@ def tree_fingerprint(data_dir: Path) -> str:
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
-    first = build_demo_project(tmp_path / "a", seed=3, n_per_class=8)
-    second = build_demo_project(tmp_path / "b", seed=3, n_per_class=8)
-    other = build_demo_project(tmp_path / "c", seed=4, n_per_class=8)
+    first = build_demo_project(tmp_path / "a", seed=3, n_per_class=8, audio_and_text=False)
+    second = build_demo_project(tmp_path / "b", seed=3, n_per_class=8, audio_and_text=False)
+    other = build_demo_project(tmp_path / "c", seed=4, n_per_class=8, audio_and_text=False)
 
     assert first.planted == second.planted
     assert tree_fingerprint(first.data_dir) == tree_fingerprint(second.data_dir)
@@ -219,8 +219,10 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path: Path
 
 
 def test_small_build_has_all_plants_and_the_split_ratio(tmp_path: Path) -> None:
-    demo = build_demo_project(tmp_path, seed=1, n_per_class=5)
+    demo = build_demo_project(tmp_path, seed=1, n_per_class=5, audio_and_text=False)
 
+    assert demo.audio is None and demo.text is None
+    assert demo.planted_by_part() == {"image": demo.planted}
     ordinary = ordinary_ids(demo)
     assert len(ordinary) == 50
     assert sum(class_and_split(i)[0] == "test" for i in ordinary) == 10
@@ -230,13 +232,34 @@ def test_small_build_has_all_plants_and_the_split_ratio(tmp_path: Path) -> None:
 def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     build_demo_project(tmp_path, seed=0, n_per_class=5)
     (tmp_path / "data" / "stray.txt").write_text("left over")
+    (tmp_path / "audio" / "stray.wav").write_bytes(b"left over")
 
     with pytest.raises(UsageError, match="already holds a demo project"):
         build_demo_project(tmp_path, seed=0, n_per_class=5)
     rebuilt = build_demo_project(tmp_path, seed=0, n_per_class=5, overwrite=True)
 
     assert not (rebuilt.data_dir / "stray.txt").exists()
+    assert not (tmp_path / "audio" / "stray.wav").exists()
     assert len(all_sample_ids(rebuilt.data_dir)) == 50 + len(PLANTED_PROBLEMS)
+
+
+@pytest.mark.parametrize("part", ["audio", "text"])
+def test_an_audio_or_text_folder_alone_is_not_overwritten(tmp_path: Path, part: str) -> None:
+    (tmp_path / part).mkdir()
+    (tmp_path / part / "mine.txt").write_text("someone's work")
+
+    with pytest.raises(UsageError, match=f"already holds a demo project \\({part}\\)"):
+        build_demo_project(tmp_path, seed=0, n_per_class=5)
+
+
+def test_the_audio_and_text_parts_are_built_beside_the_images(demo: DemoProject) -> None:
+    assert demo.audio is not None and demo.text is not None
+    assert demo.audio.folder == demo.root / "audio"
+    assert demo.text.manifest == demo.root / "text" / "texts.csv"
+    parts = demo.planted_by_part()
+    assert list(parts) == ["image", "audio", "text"]
+    assert parts["image"] is demo.planted
+    assert parts["audio"] == demo.audio.planted and parts["text"] == demo.text.planted
 
 
 @pytest.mark.parametrize("n_per_class", [4, 171])

@@ -1,5 +1,8 @@
 from dlqa.core.results import CheckResult, Evidence, Status
-from dlqa.demo.verify import PLANTED_CHECKS, verify_planted
+from dlqa.demo.audio_part import AUDIO_PLANTED_PROBLEMS
+from dlqa.demo.build import PLANTED_PROBLEMS
+from dlqa.demo.text_part import TEXT_PLANTED_PROBLEMS
+from dlqa.demo.verify import PLANTED_CHECKS, unexpected_data_failures, verify_planted
 
 
 def test_a_planted_problem_not_flagged_is_reported_missed():
@@ -17,7 +20,30 @@ def test_a_planted_problem_not_flagged_is_reported_missed():
     ]
     planted = {"dark": ["d"], "corrupt": ["c"], "split_leakage": ["a", "b"]}
     outcomes = {o.problem: o for o in verify_planted(results, planted)}
-    assert outcomes["dark"].caught
+    assert outcomes["dark"].caught and outcomes["dark"].part == "image"
     assert not outcomes["corrupt"].caught and outcomes["corrupt"].missed_ids == ["c"]
     assert not outcomes["split_leakage"].caught and outcomes["split_leakage"].missed_ids == []
-    assert set(PLANTED_CHECKS) >= set(planted)
+
+
+def test_every_planted_problem_of_every_part_has_its_check():
+    assert set(PLANTED_CHECKS["image"]) == set(PLANTED_PROBLEMS)
+    assert set(PLANTED_CHECKS["audio"]) == set(AUDIO_PLANTED_PROBLEMS)
+    assert set(PLANTED_CHECKS["text"]) == set(TEXT_PLANTED_PROBLEMS)
+
+
+def test_problems_of_the_same_name_are_verified_per_part():
+    flagged = [Evidence("samples", [{"id": "train/x.wav"}], 1)]
+    results = [CheckResult("data.clipped", Status.FAIL, "s", evidence=flagged)]
+    (outcome,) = verify_planted(results, {"clipped": ["train/x.wav"]}, "audio")
+    assert outcome.caught and outcome.check_id == "data.clipped" and outcome.part == "audio"
+
+
+def test_failures_with_nothing_planted_are_unexpected():
+    results = [
+        CheckResult("data.clipped", Status.FAIL, "s"),  # planted in audio
+        CheckResult("data.dc_offset", Status.FAIL, "s"),  # nothing planted for it
+        CheckResult("data.duration_outliers", Status.WARN, "s"),  # a warning does not fail
+        CheckResult("train.gradients", Status.FAIL, "s"),  # training is judged on its own
+    ]
+    assert unexpected_data_failures(results, "audio") == ["data.dc_offset"]
+    assert unexpected_data_failures(results, "text") == ["data.clipped", "data.dc_offset"]

@@ -10,8 +10,9 @@ from rich.table import Table
 
 from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_report, stdout
 from dlqa.config import load_config
+from dlqa.demo.gates import tightened_gates
+from dlqa.demo.parts import part_run, run_data_parts
 from dlqa.demo.run import prepare_training, run_monitored_training, unexpected_training_failures
-from dlqa.demo.verify import verify_planted
 from dlqa.runner import run_configured_checks
 from dlqa.train import TORCH_HINT
 
@@ -23,12 +24,14 @@ def demo_command(
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Build the example project (digits with planted problems and a small CNN), run
-    `dlqa check` on it (data checks, the training sanity battery, the fast loop), train the
-    CNN with the training monitor, and say whether every planted problem was caught.
+    """Build the example project (digits with planted problems and a small CNN, plus synthetic
+    audio clips and a text corpus with planted problems of their own), run `dlqa check` on it
+    (data checks, the training sanity battery, the fast loop), profile the audio and text parts
+    as data runs of their own, train the CNN with the training monitor, and say whether every
+    planted problem was caught.
 
-    Exit code 0 when every planted problem was caught and the correct CNN passed its
-    training checks, 1 otherwise.
+    Exit code 0 when every planted problem of every part was caught, no other data check
+    failed and the correct CNN passed its training checks, 1 otherwise.
     """
     from dlqa.demo.build import build_demo_project  # scikit-learn loads only for the demo
 
@@ -40,19 +43,33 @@ def demo_command(
         stdout.print(f"torch is not installed: skipping the training part ({TORCH_HINT})")
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(config, workers=workers, progress=progress)
-    show_report(run.report, {}, quiet=quiet)
+        data_parts = run_data_parts(project, config, workers=workers, progress=progress)
+    parts = [part_run("image", run, project.planted), *data_parts]
+    for part in parts:
+        show_report(part.report, {}, quiet=quiet)
 
-    outcomes = verify_planted(run.results, project.planted)
-    table = Table("planted problem", "check", "status", "caught", title="Planted problems")
-    for outcome in outcomes:
-        table.add_row(
-            outcome.problem,
-            outcome.check_id,
-            outcome.status,
-            "yes" if outcome.caught else f"NO (missed {', '.join(outcome.missed_ids)})",
-        )
+    table = Table("part", "planted problem", "check", "status", "caught", title="Planted problems")
+    for part in parts:
+        for outcome in part.outcomes:
+            table.add_row(
+                part.part,
+                outcome.problem,
+                outcome.check_id,
+                outcome.status,
+                "yes" if outcome.caught else f"NO (missed {', '.join(outcome.missed_ids)})",
+            )
     stdout.print(table)
-    missed = [o for o in outcomes if not o.caught]
+    tightened = tightened_gates(config)
+    if tightened:
+        stdout.print(
+            f"The demo's dlqa.toml tightens {len(tightened)} default gates, so that each "
+            "planted problem fails its gate:",
+            highlight=False,
+        )
+        for change in tightened:
+            stdout.print(f"  - {change.describe()}.", highlight=False)
+    missed = [o for part in parts for o in part.missed]
+    unexpected = [f"{part.part}: {c}" for part in parts for c in part.unexpected]
     training_failures = unexpected_training_failures(run.results)
     if with_training:
         monitored = run_monitored_training(project, config)
@@ -68,19 +85,28 @@ def demo_command(
                 else "none failed."
             )
         )
+    if unexpected:
+        stdout.print(f"[red]Data checks failed with nothing planted: {', '.join(unexpected)}[/red]")
+    total = sum(len(part.outcomes) for part in parts)
     if missed:
-        stdout.print(f"[red]{len(missed)} planted problems went unnoticed.[/red]")
+        stdout.print(f"[red]{len(missed)} of {total} planted problems went unnoticed.[/red]")
     else:
+        counts = ", ".join(f"{part.part} {len(part.outcomes)}" for part in parts)
         stdout.print(
-            f"All {len(outcomes)} planted problems were caught by their gates "
+            f"All {total} planted problems ({counts}) were caught by their gates "
             "(so `dlqa check` exits 1 on this project, as it should)."
         )
-    for fmt, path in run.written.items():
-        stdout.print(f"{fmt:>5} report: {path}", highlight=False, soft_wrap=True)
+    for part in parts:
+        for fmt, path in part.written.items():
+            stdout.print(
+                f"{part.part:>5} {fmt:>5} report (run {part.run_id}): {path}",
+                highlight=False,
+                soft_wrap=True,
+            )
     stdout.print(
         f"Every run is stored: `cd {directory} && dlqa report {run.run_id} --html again.html` "
         "re-renders this one from the store alone, even after the data is gone.",
         highlight=False,
         soft_wrap=True,
     )
-    raise typer.Exit(1 if missed or training_failures else 0)
+    raise typer.Exit(1 if missed or unexpected or training_failures else 0)

@@ -21,6 +21,10 @@ from scipy.ndimage import laplace
 
 from dlqa.core.errors import UsageError
 from dlqa.data.probes.phash import center_hash, perceptual_hash
+from dlqa.demo.audio_part import AudioPart, build_audio_part
+from dlqa.demo.gates import gates_toml
+from dlqa.demo.naming import NameDealer
+from dlqa.demo.text_part import TextPart, build_text_part
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PLANTED_PROBLEMS = (
@@ -54,17 +58,32 @@ _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, 
 
 @dataclass(frozen=True)
 class DemoProject:
-    root: Path  # project folder, holds dlqa.toml and data/
+    root: Path  # project folder, holds dlqa.toml, data/ and (unless left out) audio/ and text/
     data_dir: Path  # root / "data"
     # problem name -> sample ids (relative to data_dir, POSIX) that a check must flag. The first id
     # is the planted file; for copies the second is the original it was copied from.
     planted: dict[str, list[str]]
+    audio: AudioPart | None = None  # root / "audio", profiled as a run of its own
+    text: TextPart | None = None  # root / "text" / "texts.csv", likewise
+
+    def planted_by_part(self) -> dict[str, dict[str, list[str]]]:
+        """Part ("image", "audio", "text") -> its planted problems, for the parts built."""
+        parts = {"image": self.planted}
+        if self.audio is not None:
+            parts["audio"] = self.audio.planted
+        if self.text is not None:
+            parts["text"] = self.text.planted
+        return parts
 
 
 def demo_config_text() -> str:
     """The demo project's ``dlqa.toml``."""
     return """\
-# dlqa demo project: image classification on upscaled scikit-learn digits.
+# dlqa demo project: image classification on upscaled scikit-learn digits (data/), plus an
+# audio part (audio/) and a text part (text/texts.csv) that `dlqa demo` profiles as runs of
+# their own, as these commands do here:
+#   dlqa data profile audio
+#   dlqa data profile text/texts.csv --text-column text --id-column id
 [project]
 name = "digits-demo"
 
@@ -79,20 +98,24 @@ optimizer = "dlqa.demo.training:make_optimizer"
 batch = "dlqa.demo.training:one_batch"
 fast = "dlqa.demo.training:fast_train"
 
-[gates]
-"data.dark" = { level = "fail" }
-"data.near_duplicates" = { max_fraction = 0.0 }
-"""
+""" + gates_toml()
 
 
 def build_demo_project(
-    root: Path, *, seed: int = 0, n_per_class: int = 60, overwrite: bool = False
+    root: Path,
+    *,
+    seed: int = 0,
+    n_per_class: int = 60,
+    overwrite: bool = False,
+    audio_and_text: bool = True,
 ) -> DemoProject:
     """Write ``root/dlqa.toml`` and images in ``root/data/<split>/<class>/``; same seed, same bytes.
 
     ``n_per_class`` ordinary images per class (5..170) are split 80/20 into train and test; seven
     problems are planted on top (see :data:`PLANTED_PROBLEMS` and :attr:`DemoProject.planted`).
-    An existing ``data`` folder or ``dlqa.toml`` is replaced only with ``overwrite=True``.
+    With ``audio_and_text``, the audio part (``root/audio``, see ``audio_part.py``) and the text
+    part (``root/text/texts.csv``, see ``text_part.py``) are built too, with their own plants.
+    Existing parts or ``dlqa.toml`` are replaced only with ``overwrite=True``.
     """
     if not MIN_PER_CLASS <= n_per_class <= MAX_PER_CLASS:
         raise UsageError(
@@ -108,7 +131,7 @@ def build_demo_project(
     renderer = _DistinctRenderer(rng)
     files: dict[str, bytes] = {}  # sample id -> file bytes, in a deterministic insertion order
     train_ids: dict[int, list[str]] = {}
-    names = _NameDealer(rng, capacity=10 * (n_per_class + 8))
+    names = NameDealer(rng, capacity=10 * (n_per_class + 8), prefix="img_")
     spare_digit: dict[int, np.ndarray] = {}
 
     n_train = round(n_per_class * TRAIN_FRACTION)
@@ -130,13 +153,21 @@ def build_demo_project(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     (root / "dlqa.toml").write_text(demo_config_text(), encoding="utf-8")
-    return DemoProject(root=root, data_dir=data_dir, planted=planted)
+    if not audio_and_text:
+        return DemoProject(root=root, data_dir=data_dir, planted=planted)
+    return DemoProject(
+        root=root,
+        data_dir=data_dir,
+        planted=planted,
+        audio=build_audio_part(root, seed=seed),
+        text=build_text_part(root, seed=seed),
+    )
 
 
 def _plant_problems(
     rng: np.random.Generator,
     renderer: _DistinctRenderer,
-    names: _NameDealer,
+    names: NameDealer,
     files: dict[str, bytes],
     train_ids: dict[int, list[str]],
     spare_digit: dict[int, np.ndarray],
@@ -314,16 +345,6 @@ def _hsv(hue: float, saturation: float, value: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(hue, saturation, value), dtype=np.float32)
 
 
-class _NameDealer:
-    """Hands out file names with shuffled numbers, so planted files do not sort last."""
-
-    def __init__(self, rng: np.random.Generator, capacity: int) -> None:
-        self._numbers = iter(rng.permutation(capacity).tolist())
-
-    def next(self, extension: str) -> str:
-        return f"img_{next(self._numbers):05d}{extension}"
-
-
 def _encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -345,14 +366,17 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def _prepare_folder(root: Path, data_dir: Path, overwrite: bool) -> None:
     config = root / "dlqa.toml"
-    taken = [p for p in (data_dir, config) if p.exists() and (p.is_file() or any(p.iterdir()))]
+    parts = (data_dir, root / "audio", root / "text")
+    taken = [p for p in (*parts, config) if p.exists() and (p.is_file() or any(p.iterdir()))]
     if taken and not overwrite:
         raise UsageError(
             f"{root} already holds a demo project ({', '.join(p.name for p in taken)})",
-            hint="choose an empty folder, or remove the existing data folder and dlqa.toml",
+            hint="choose an empty folder, or remove the existing data, audio and text folders "
+            "and dlqa.toml",
         )
-    if data_dir.is_dir():
-        shutil.rmtree(data_dir)
-    elif data_dir.exists():
-        data_dir.unlink()
+    for part in parts:
+        if part.is_dir():
+            shutil.rmtree(part)
+        elif part.exists():
+            part.unlink()
     root.mkdir(parents=True, exist_ok=True)
