@@ -54,6 +54,9 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/monitor_overhead.py
 	$(VENV)/bin/python benchmarks/scale_profile.py
 	$(VENV)/bin/python benchmarks/store_load.py
+	$(VENV)/bin/python benchmarks/false_alarms.py
+	$(VENV)/bin/python benchmarks/audio_profile.py
+	$(VENV)/bin/python benchmarks/text_profile.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache
