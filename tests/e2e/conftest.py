@@ -77,3 +77,10 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         common.stderr.file = err
         code = main(list(args))
     return code, out.getvalue(), err.getvalue()
+
+
+def image_check_count() -> int:
+    """How many data checks an image profile runs (the others apply to audio or text)."""
+    from dlqa.core.registry import all_specs
+
+    return sum(spec.applies_to("image") for spec in all_specs("data"))

@@ -15,7 +15,7 @@ import pytest
 
 from dlqa.report.json_report import validate_report_dict
 from dlqa.store import open_store
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import image_check_count, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +57,7 @@ def test_profile_finds_each_planted_problem(dataset, tmp_path):
 
     suite = ET.parse("j.xml").getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    assert int(suite.get("tests")) == len(document["results"]) == 16
+    assert int(suite.get("tests")) == len(document["results"]) == image_check_count()
     failed = {tc.get("name") for tc in suite.iter("testcase") if tc.find("failure") is not None}
     assert {"data.unreadable", "data.split_leakage"} <= failed
     assert "data.dark" not in failed  # a warning is not a failure
@@ -183,7 +183,7 @@ def test_internal_failure_exits_3_and_keeps_stored_results(dataset, monkeypatch)
     assert code == 3 and "internal error" in err
     store = open_store()
     run = store.list_runs()[0]
-    assert len(store.results_for_run(run.id)) == 16
+    assert len(store.results_for_run(run.id)) == image_check_count()
     assert store.list_snapshots()[0].run_id == run.id
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from dlqa.cli.common import (
     FLAG,
@@ -102,7 +102,10 @@ def checks_command(
     if markdown:
         typer.echo(checks_markdown(specs))
         return
-    table = Table("check id", "applies to", "level", "defaults", "what it flags")
+    # Ids are what users copy into dlqa.toml: never wrapped, whatever the terminal's width.
+    table = Table(
+        Column("check id", no_wrap=True), "applies to", "level", "defaults", "what it flags"
+    )
     for spec in specs:
         defaults = ", ".join(f"{k}={format_default(v)}" for k, v in spec.defaults.items())
         applies = ", ".join(sorted(spec.modalities)) if spec.modalities else "any"
