@@ -18,9 +18,12 @@ the machine falls on each alike. Targets: (c) / (a) >= 0.4 and (c) / (b) >= 0.8.
 one JSON line.
 
 ``--threshold`` measures instead what sets ``audio_min_similarity``: copies of 160 clips
+of the four kinds and of 80 look-alikes (Hann-enveloped notes on consecutive semitones,
+sines and harmonic; syllables at one rhythm whose pitch differs by one or two semitones)
 (gain 0.3x; white noise at 20 and 30 dB SNR; 0.1-0.5 s of silence prepended; 0.1-0.5 s
-trimmed; 44.1 <-> 16 kHz; trimmed, resampled, halved and noised at 25 dB all at once), how
-similar each copy is found to its original, and the most similar pairs of different clips.
+trimmed; 44.1 <-> 16 kHz; trimmed, resampled, halved and noised at 25 dB all at once; MP3
+and Ogg Vorbis), how similar each copy is found to its original, and the most similar pairs
+of different clips (per pair of kinds; a max of None: no pair scored 0.5 or more).
 
     python benchmarks/audio_profile.py               # 2,400 clips in benchmarks/_data/audio
     python benchmarks/audio_profile.py --format mp3  # the same clips as MP3 (or flac)
@@ -30,6 +33,8 @@ similar each copy is found to its original, and the most similar pairs of differ
 from __future__ import annotations
 
 import argparse
+import io
+import itertools
 import json
 import math
 import time
@@ -251,13 +256,73 @@ def copies(x: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, tupl
         "trimmed": (cut, rate),
         "resampled": (_resample(x, rate, other), other),
         "all_at_once": (_noised(_resample(cut, rate, other) * 0.5, 25, rng), other),
+        "mp3": _reencoded(x, rate, "MP3"),
+        "ogg": _reencoded(x, rate, "OGG"),
     }
+
+
+def _reencoded(x: np.ndarray, rate: int, container: str) -> tuple[np.ndarray, int]:
+    """``x`` through a lossy codec (libsndfile's defaults: LAME MP3 / Vorbis) and back."""
+    buffer = io.BytesIO()
+    sf.write(buffer, x, rate, format=container)
+    buffer.seek(0)
+    y, rate = sf.read(buffer, dtype="float32")
+    return y, rate
+
+
+# Look-alikes for the threshold that the speed clips lack: clips that share their envelope or
+# rhythm and differ in pitch, which a fingerprint of the spectrum's changes alone cannot tell
+# apart.
+LOOK_ALIKES = ("note", "rhythm")
+_SEMITONE = 2 ** (1 / 12)
+
+
+def note(number: int, rate: int) -> np.ndarray:
+    """Note ``number`` of 40, all 1 s under one Hann envelope: 0-19 sines, 20-39 four
+    harmonics (1/k), each set on consecutive semitones from 200 Hz (so every note has
+    neighbours one and two semitones away, and a sine and a harmonic note share each pitch)."""
+    t = np.arange(rate) / rate
+    f0 = 200 * _SEMITONE ** (number % 20)
+    partials = 1 if number < 20 else 4
+    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, partials + 1))
+    return x * np.hanning(len(t))
+
+
+def rhythm(number: int, rate: int) -> np.ndarray:
+    """Clip ``number``: 2 s of 0.25 s syllables every 0.35 s, in every clip at the same times
+    under the same envelope; clips 3k, 3k + 1 and 3k + 2 share their formants and pitch
+    contour, the last two one and two semitones higher."""
+    rng = np.random.default_rng(10_000 + number // 3)
+    f0s = rng.uniform(90, 220, size=5) * _SEMITONE ** (number % 3)
+    formants = rng.uniform((300, 900, 2400), (900, 2500, 3500), size=(5, 3))
+    out, n = np.zeros(2 * rate), int(0.25 * rate)
+    for i, start in enumerate(np.arange(0.1, 1.7, 0.35)):
+        source = signal.sawtooth(2 * np.pi * f0s[i] * np.arange(n) / rate)
+        voiced = np.zeros(n)
+        for centre, width in zip(formants[i], (80, 120, 200), strict=True):
+            b, a = signal.iirpeak(centre, centre / width, rate)
+            voiced += signal.lfilter(b, a, source)
+        at = int(start * rate)
+        out[at : at + n] += voiced * np.sin(np.pi * np.arange(n) / n) ** 1.5
+    return out
+
+
+def make_look_alike(index: int) -> tuple[str, np.ndarray, int]:
+    """Look-alike ``index``: notes, then rhythms, 40 of each, at 16 and 44.1 kHz in turn, at
+    -12 dBFS peak."""
+    kind, number = LOOK_ALIKES[index // 40], index % 40
+    rate = RATES[number % 2]
+    x = note(number, rate) if kind == "note" else rhythm(number, rate)
+    return kind, (x / np.abs(x).max() * 10 ** (-12 / 20)).astype(np.float32), rate
 
 
 def measure_threshold(n_originals: int) -> dict[str, object]:
     samples, origin, change, kinds = [], [], [], []
-    for index in range(n_originals):
-        kind, x, rate = make_clip(100_000 + index)
+    for index in range(n_originals + 40 * len(LOOK_ALIKES)):
+        if index < n_originals:
+            kind, x, rate = make_clip(100_000 + index)
+        else:
+            kind, x, rate = make_look_alike(index - n_originals)
         variants = {"original": (x, rate), **copies(x, rate, np.random.default_rng(index))}
         for name, (y, r) in variants.items():
             samples.append(Sample(f"{kind}{index}-{name}", len(samples), array=y, sample_rate=r))
@@ -284,10 +349,10 @@ def measure_threshold(n_originals: int) -> dict[str, object]:
     n_pairs = len(samples) * (len(samples) - 1) // 2
     result: dict[str, object] = {"clips": len(samples), "pairs": n_pairs}
     result["candidates_verified"] = len(similarity)
-    for key, values in sorted(different.items()):
-        found = np.array(values)
-        result[f"different/{key}"] = {
-            "max": round(float(found.max()), 4),
+    for pair in itertools.combinations_with_replacement(sorted(set(kinds)), 2):
+        found = np.array(different.get("/".join(pair), []))
+        result[f"different/{'/'.join(pair)}"] = {  # max None: no pair at 0.5 or more
+            "max": round(float(found.max()), 4) if len(found) else None,
             "above_default": int((found >= DEFAULT_MIN_SIMILARITY).sum()),
         }
     for key, values in sorted(copies_found.items()):

@@ -19,8 +19,9 @@ AUDIO = Modality(
     near_pairs=find_audio_near_pairs,
     near_params=AUDIO_NEAR_PARAMS,
     distance_meaning=(
-        "1 - the fraction of spectrogram-fingerprint bits two clips share at their best time "
-        "alignment (0: the same audio; about 0.5: unrelated clips)"
+        "1 - the similarity of two clips at their best time alignment: the lower of the "
+        "fingerprint bits and the strong spectral peaks they share (0: the same audio; "
+        "about 0.5: unrelated clips)"
     ),
     numeric_properties=AUDIO_NUMERIC_PROPERTIES,
     histogram_properties=AUDIO_HISTOGRAM_PROPERTIES,

@@ -173,15 +173,18 @@ def _plant_problems(
     loud = tone * (CLIP_PEAK / np.max(np.abs(tone)))
     planted["clipped"] = [add("tone", ".wav", encode(to_int16(loud), "WAV"))]
 
-    # The same audio in another container: decoded, sample for sample the original.
-    original = str(rng.choice(sorted(clips)))
+    # The same audio in another container: decoded, sample for sample the original. Of a
+    # chirp or burst clip, so that the copy is also a near-duplicate (a steady tone has next
+    # to no fingerprint; data.exact_duplicates finds its copies all the same).
+    changing = [i for i in sorted(clips) if "/tone/" not in i]
+    original = str(rng.choice(changing))
     class_name = original.split("/")[1]
     copy = add(class_name, ".flac", encode(clips[original], "FLAC"))
     planted["exact_duplicates"] = [copy, original]
 
     # The same audio 6 dB quieter: a near-duplicate, not an exact one. Of a chirp or burst
-    # clip: a steady tone's spectrum does not change, so it has next to no fingerprint.
-    original = str(rng.choice([i for i in sorted(clips) if "/tone/" not in i and i != original]))
+    # clip too.
+    original = str(rng.choice([i for i in changing if i != original]))
     class_name = original.split("/")[1]
     quieter = clips[original].astype(np.float64) / _INT16_MAX * 10 ** (GAIN_CHANGE_DB / 20)
     copy = add(class_name, ".wav", encode(to_int16(quieter), "WAV"))

@@ -66,7 +66,8 @@ AUDIO_FIELDS: tuple[pa.Field, ...] = (
     pa.field("start_edge_db", pa.float32()),
     pa.field("end_edge_db", pa.float32()),
     pa.field("truncated", pa.string()),  # "start", "end", "both", or null: sound cut at an edge
-    # Spectrogram fingerprint (dlqa.data.audio_fingerprint): a uint64 key per 16 ms frame.
+    # Spectrogram fingerprint (dlqa.data.audio_fingerprint): a format tag, then per 16 ms
+    # frame a uint64 key and a uint64 of spectral peaks.
     pa.field("fingerprint", pa.binary()),
 )
 _AUDIO_COLUMNS = tuple(field.name for field in AUDIO_FIELDS)
