@@ -49,7 +49,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 from threadpoolctl import threadpool_limits
 
-from dlqa.data.audio_fingerprint import (
+from dlqa.data.audio_near_search import (
     DEFAULT_MIN_OVERLAP,
     DEFAULT_MIN_SIMILARITY,
     find_audio_near_pairs,

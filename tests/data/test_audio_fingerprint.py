@@ -15,21 +15,20 @@ from scipy import signal
 
 from dlqa.core.registry import get_spec
 from dlqa.core.results import Status
-from dlqa.data import audio_fingerprint
+from dlqa.data import audio_near_search
 from dlqa.data.audio_fingerprint import (
-    AUDIO_NEAR_PARAMS,
     HOP_SECONDS,
     PATCH_FRAMES,
     PEAK_STEPS,
     PEAK_TOLERANCE,
     SILENT,
     STEADY,
-    find_audio_near_pairs,
     fingerprint_frames,
 )
 from dlqa.data.audio_fingerprint import (
     audio_fingerprint as fingerprint_of,
 )
+from dlqa.data.audio_near_search import AUDIO_NEAR_PARAMS, find_audio_near_pairs
 from dlqa.data.chunk_probe import probe_chunk
 from dlqa.data.context import DataProfile
 from dlqa.data.profile import profile_source
@@ -102,9 +101,9 @@ def syllables(pitches: list[float], formants: list[tuple[float, ...]], rate: int
 def keys_alone(profile: DataProfile) -> dict[tuple[int, int], float]:
     """Candidate pairs and their similarity by the fingerprint keys alone (no peaks: what the
     search did before it compared spectral peaks)."""
-    keys, peaks, starts, lengths = audio_fingerprint._all_keys(profile)
-    candidates = audio_fingerprint._vote(keys, starts, lengths)
-    similarity = audio_fingerprint.verify(keys, 0 * peaks, starts, lengths, candidates, 0.5)
+    keys, peaks, starts, lengths = audio_near_search._all_keys(profile)
+    candidates = audio_near_search._vote(keys, starts, lengths)
+    similarity = audio_near_search.verify(keys, 0 * peaks, starts, lengths, candidates, 0.5)
     return {(a, b): s for (a, b, _), s in zip(candidates.tolist(), similarity, strict=True)}
 
 
@@ -172,12 +171,12 @@ def test_only_decoded_clips_are_paired_and_the_search_is_cached():
     pairs, _ = find_audio_near_pairs(profile, DEFAULTS)
     assert pairs.tolist() == [[0, 1]]
     calls = []
-    original = audio_fingerprint._near_candidates
+    original = audio_near_search._near_candidates
     try:
-        audio_fingerprint._near_candidates = lambda *a: calls.append(a) or original(*a)
+        audio_near_search._near_candidates = lambda *a: calls.append(a) or original(*a)
         find_audio_near_pairs(profile, {**DEFAULTS, "audio_min_similarity": 0.9})
     finally:
-        audio_fingerprint._near_candidates = original
+        audio_near_search._near_candidates = original
     assert calls == []  # the same overlap reuses the verified candidates
 
 
@@ -194,8 +193,8 @@ def test_the_overlap_parameter_decides_how_much_of_the_shorter_clip_must_be_shar
 def test_many_unrelated_clips_give_few_candidates():
     clips = [word(seed, 1.5) for seed in range(40)] + [noise_burst(s, 1.5) for s in range(40)]
     profile = audio_profile(array_samples(clips))
-    keys, _, starts, lengths = audio_fingerprint._all_keys(profile)
-    candidates = audio_fingerprint._vote(keys, starts, lengths)
+    keys, _, starts, lengths = audio_near_search._all_keys(profile)
+    candidates = audio_near_search._vote(keys, starts, lengths)
     n = len(clips)
     assert len(candidates) < n * (n - 1) / 2 / 10  # far from every pair
     assert find_audio_near_pairs(profile, DEFAULTS)[0].tolist() == []
@@ -338,6 +337,6 @@ def test_a_fingerprint_of_keys_alone_from_an_older_profile_is_still_searched():
     ]
     column = table.schema.get_field_index("fingerprint")
     profile = DataProfile(table.set_column(column, "fingerprint", pa.array(keys_only)))
-    keys, peaks, _, lengths = audio_fingerprint._all_keys(profile)
+    keys, peaks, _, lengths = audio_near_search._all_keys(profile)
     assert len(keys) == lengths.sum() > 0 and not peaks.any()
     assert find_audio_near_pairs(profile, DEFAULTS)[0].tolist() == [[0, 1]]

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
-from dlqa.data.audio_fingerprint import AUDIO_NEAR_PARAMS, audio_fingerprint, find_audio_near_pairs
+from dlqa.data.audio_fingerprint import audio_fingerprint
+from dlqa.data.audio_near_search import AUDIO_NEAR_PARAMS, find_audio_near_pairs
 from dlqa.data.context import DataProfile
 from dlqa.demo.audio_part import (
     AUDIO_CLASSES,

@@ -1,9 +1,10 @@
 """The audio modality: WAV, FLAC, OGG and MP3 files (or in-memory waveforms), probed by
-``probes/audio.py``, near-duplicates by spectrogram fingerprints (``audio_fingerprint.py``)."""
+``probes/audio.py``, near-duplicates by spectrogram fingerprints (``audio_fingerprint.py``,
+``audio_near_search.py``)."""
 
 from __future__ import annotations
 
-from dlqa.data.audio_fingerprint import AUDIO_NEAR_PARAMS, find_audio_near_pairs
+from dlqa.data.audio_near_search import AUDIO_NEAR_PARAMS, find_audio_near_pairs
 from dlqa.data.modality_spec import Modality, OutlierScale
 from dlqa.data.probes.audio import (
     AUDIO_FIELDS,

@@ -19,11 +19,8 @@ import numpy as np
 import pyarrow as pa
 import soundfile as sf
 
-from dlqa.data.audio_fingerprint import (
-    DEFAULT_MIN_OVERLAP,
-    audio_fingerprint,
-    find_audio_near_pairs,
-)
+from dlqa.data.audio_fingerprint import audio_fingerprint
+from dlqa.data.audio_near_search import DEFAULT_MIN_OVERLAP, find_audio_near_pairs
 from dlqa.data.context import DataProfile
 from dlqa.demo.naming import NameDealer
 
