@@ -14,6 +14,13 @@ import numpy as np
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult
+from dlqa.data.audio_rules import (
+    CLIPPED_FRACTION,
+    NEAR_SILENT_PEAK_DBFS,
+    NEAR_SILENT_RMS_DBFS,
+    clipped_mask,
+    near_silent_mask,
+)
 from dlqa.data.checks._common import flagged_fraction_result, max_fraction_param
 from dlqa.data.checks.outliers import _class_members, robust_z_scores
 from dlqa.data.context import DataProfile
@@ -44,12 +51,14 @@ def _ranked(severity: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ),
     defaults={
         "max_rms_dbfs": Param(
-            -50.0,
+            NEAR_SILENT_RMS_DBFS,
             doc="RMS of the loudest second (dBFS) below which a clip is near-silent",
             **_DBFS_RANGE,
         ),
         "max_peak_dbfs": Param(
-            -40.0, doc="peak level (dBFS) below which a clip is near-silent", **_DBFS_RANGE
+            NEAR_SILENT_PEAK_DBFS,
+            doc="peak level (dBFS) below which a clip is near-silent",
+            **_DBFS_RANGE,
         ),
         "max_fraction": _MAX_FRACTION,
     },
@@ -59,8 +68,7 @@ def _ranked(severity: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def check_near_silent(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     loudest, peak = profile.numbers("loudest_window_dbfs"), profile.numbers("peak_dbfs")
     rms_limit, peak_limit = float(params["max_rms_dbfs"]), float(params["max_peak_dbfs"])
-    with np.errstate(invalid="ignore"):
-        mask = profile.decoded & ((loudest < rms_limit) | (peak < peak_limit))
+    mask = near_silent_mask(profile, rms_limit, peak_limit)
     flagged = _ranked(-peak, mask)  # the quietest first
     reasons = [
         f"loudest second {loudest[i]:.1f} dBFS RMS, peak {peak[i]:.1f} dBFS" for i in flagged
@@ -134,7 +142,7 @@ def check_truncated(profile: DataProfile, params: dict[str, Any]) -> CheckResult
     ),
     defaults={
         "max_clipped_fraction": Param(
-            0.001,
+            CLIPPED_FRACTION,
             doc="largest fraction of a clip's samples that may lie in clipped runs",
             ge=0.0,
             le=1.0,
@@ -147,8 +155,7 @@ def check_truncated(profile: DataProfile, params: dict[str, Any]) -> CheckResult
 def check_clipped(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
     fraction, runs = profile.numbers("clipped_fraction"), profile.numbers("clipped_runs")
     limit = float(params["max_clipped_fraction"])
-    with np.errstate(invalid="ignore"):
-        mask = profile.decoded & (fraction > limit)
+    mask = clipped_mask(profile, limit)
     flagged = _ranked(fraction, mask)
     reasons = [
         f"{100 * fraction[i]:.2f}% of samples clipped, in {int(runs[i])} runs" for i in flagged

@@ -110,6 +110,8 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
             "data.extreme_length's)",
         )
     decoded = profile.decoded
+    if modality.claimed_at_root is not None:
+        decoded = decoded & ~modality.claimed_at_root(profile)
     min_size = params["min_class_size"]
     classes = _class_members(codes, decoded, min_size)
     # A sample without a label has no class to compare with, but it must not escape the check
