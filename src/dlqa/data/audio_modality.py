@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from dlqa.data.audio_near_search import AUDIO_NEAR_PARAMS, find_audio_near_pairs
-from dlqa.data.audio_rules import claimed_at_root
 from dlqa.data.modality_spec import Modality, OutlierScale
 from dlqa.data.probes.audio import (
     AUDIO_FIELDS,
@@ -32,7 +31,6 @@ AUDIO = Modality(
     # 5 % of the clip.
     # Duration is data.duration_outliers' (per class, the same robust statistics): judged
     # here too, a clip would be reported twice.
-    claimed_at_root=claimed_at_root,
     outlier_properties={
         "rms_dbfs": OutlierScale(False, 1.0),
         "peak_dbfs": OutlierScale(False, 1.0),

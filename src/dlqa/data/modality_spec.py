@@ -56,9 +56,6 @@ class Modality:
     numeric_properties: tuple[str, ...] = ()
     histogram_properties: tuple[str, ...] = ()
     outlier_properties: Mapping[str, OutlierScale] = field(default_factory=dict)
-    # The samples that per-sample checks report at their root (a near-silent clip): property
-    # outliers leave them out rather than report them a second time.
-    claimed_at_root: Callable[[DataProfile], np.ndarray] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:

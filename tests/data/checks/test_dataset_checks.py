@@ -126,7 +126,8 @@ def test_property_outliers_flag_the_odd_one_in_its_class(make_profile):
         }
         for i in range(40)
     ]
-    rows.append({"sample_id": "odd", "label": "cat", "brightness": 250.0})
+    # Bright, not washed out (above 225 it would be data.bright's finding, not an outlier).
+    rows.append({"sample_id": "odd", "label": "cat", "brightness": 200.0})
     result = run("data.property_outliers", make_profile(rows))
     flagged = [item["id"] for item in result.evidence[0].items]
     assert flagged == ["odd"]
@@ -150,3 +151,13 @@ def test_near_duplicates_match_a_crop_through_the_centre_hash(make_profile):
     result = run("data.near_duplicates", profile)
     assert pair_ids(result) == [("original", "cropped")]
     assert result.evidence[0].items[0]["distance"] == 2
+
+
+def test_a_black_frame_is_dark_and_not_also_a_property_outlier(make_profile):
+    rows = [
+        {"sample_id": f"c{i}", "label": "cat", "brightness": 120.0 + (i % 7)} for i in range(40)
+    ]
+    rows.append({"sample_id": "black", "label": "cat", "brightness": 2.0, "luma_p99": 5.0})
+    profile = make_profile(rows)
+    assert [i["id"] for i in run("data.dark", profile).evidence[0].items] == ["black"]
+    assert run("data.property_outliers", profile).evidence == []

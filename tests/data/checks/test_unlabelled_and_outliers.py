@@ -28,7 +28,8 @@ def _flat_folder(n=30):
     # Images directly in the root of a folder: no labels, but duplicates still matter.
     rows = [{"sample_id": f"img{i}.jpg", "label": None} for i in range(n)]
     rows[0]["sha256"] = rows[1]["sha256"] = "copy"  # an exact copy
-    rows[2]["brightness"] = 5.0  # a black frame among photos
+    # A dim frame among photos (a black one would be data.dark's, and no outlier).
+    rows[2]["brightness"] = 60.0
     return rows
 
 
@@ -150,13 +151,13 @@ def test_partly_labelled_outliers_judge_loose_samples_against_everyone(make_prof
     rows += [{"sample_id": f"d{i}", "label": "dog", "brightness": 120.0 + i % 5} for i in range(25)]
     rows += [
         {"sample_id": "loose_ok", "label": None, "brightness": 120.0},
-        {"sample_id": "loose_dark", "label": None, "brightness": 2.0},
+        {"sample_id": "loose_dark", "label": None, "brightness": 60.0},
     ]
     result = run("data.property_outliers", make_profile(rows))
     items = result.evidence[0].items
     assert [item["id"] for item in items] == ["loose_dark"]
     assert items[0]["label"] is None
-    assert items[0]["reason"] == "brightness 2 is unusual for the dataset (no label)"
+    assert items[0]["reason"] == "brightness 60 is unusual for the dataset (no label)"
     assert "samples without a label: of the whole dataset" in result.summary
     assert result.details["grouping"] == "class"
     _no_unlabelled_class(result)

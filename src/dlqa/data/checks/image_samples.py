@@ -221,6 +221,15 @@ def root_cause_mask(profile: DataProfile, check_id: str, params: dict[str, Any])
     raise KeyError(check_id)
 
 
+def claimed_at_root(profile: DataProfile) -> np.ndarray:
+    """Decoded images that one of the root-cause checks reports by its default rule (dark,
+    bright, blank, low contrast, blurry)."""
+    claimed = np.zeros(profile.n, dtype=bool)
+    for cause in ROOT_CAUSES:
+        claimed |= cause.rule(profile, cause.defaults)
+    return claimed & profile.decoded
+
+
 def _cause_check(cause: _Cause) -> Callable[[DataProfile, dict[str, Any]], CheckResult]:
     def check(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
         mask = root_cause_mask(profile, cause.check_id, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,8 @@ import numpy as np
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Status
+from dlqa.data import audio_rules
+from dlqa.data.checks import image_samples
 from dlqa.data.checks._common import (
     flagged_fraction_result,
     max_fraction_param,
@@ -16,6 +19,13 @@ from dlqa.data.checks._common import (
 )
 from dlqa.data.context import DataProfile
 from dlqa.data.modalities import modality_of
+
+# Samples that per-sample checks report at their root (a black frame is data.dark's, a
+# near-silent clip data.near_silent's): outliers leave them out rather than say it twice.
+_CLAIMED_AT_ROOT: dict[str, Callable[[DataProfile], np.ndarray]] = {
+    "image": image_samples.claimed_at_root,
+    "audio": audio_rules.claimed_at_root,
+}
 
 # 0.6745 makes the MAD comparable to a standard deviation for normal data (Iglewicz-Hoaglin):
 # sigma = MAD / 0.6745.
@@ -110,8 +120,8 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
             "data.extreme_length's)",
         )
     decoded = profile.decoded
-    if modality.claimed_at_root is not None:
-        decoded = decoded & ~modality.claimed_at_root(profile)
+    if modality.name in _CLAIMED_AT_ROOT:
+        decoded = decoded & ~_CLAIMED_AT_ROOT[modality.name](profile)
     min_size = params["min_class_size"]
     classes = _class_members(codes, decoded, min_size)
     # A sample without a label has no class to compare with, but it must not escape the check
