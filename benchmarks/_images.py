@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 import matplotlib
@@ -252,3 +253,42 @@ EXTRA_TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "brightness_x1.1": brightness_scale_10,
     "resize_90+jpeg_q60": lambda image: jpeg_q60(resize_90(image)),
 }
+
+
+# ---------------------------------------------------------------- re-encoded copies
+
+REENCODE_OPTIONS: dict[str, dict[str, object]] = {
+    "PNG": {"compress_level": 6},  # Pillow's default: how a PNG is usually written
+    "WEBP": {"quality": 90, "method": 4},  # lossy, Pillow's default effort
+}
+
+
+def reencode_image(task: tuple[str, str, str]) -> None:
+    """Decode ``source`` and save its pixels as ``image_format`` at ``target`` (atomically:
+    an interrupted run never leaves a half-written file)."""
+    source, target, image_format = task
+    with Image.open(source) as image:
+        pixels = image.convert("RGB")
+    partial = target + ".partial"
+    pixels.save(partial, image_format, **REENCODE_OPTIONS[image_format])
+    Path(partial).replace(target)
+
+
+def reencoded_copies(
+    paths: list[Path], source_root: Path, target_root: Path, image_format: str, pool: Executor
+) -> list[Path]:
+    """The images at ``paths`` (under ``source_root``) saved again as ``image_format`` ("PNG"
+    or "WEBP") under ``target_root``, same relative paths and new suffix; copies already
+    there are kept (a cache)."""
+    suffix = "." + image_format.lower()
+    targets = [target_root / path.relative_to(source_root).with_suffix(suffix) for path in paths]
+    missing = [
+        (str(path), str(target), image_format)
+        for path, target in zip(paths, targets, strict=True)
+        if not target.exists()
+    ]
+    for target in {Path(task[1]).parent for task in missing}:
+        target.mkdir(parents=True, exist_ok=True)
+    for _ in pool.map(reencode_image, missing, chunksize=8):
+        pass
+    return targets

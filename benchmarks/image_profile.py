@@ -1,7 +1,8 @@
 """Claim: profiling a folder of JPEGs with dlqa is at least as fast as merely decoding them.
 
-Builds (or reuses) a folder of realistic 600-1200 px JPEGs, then in one run, with the same
-number of worker processes:
+Builds (or reuses) a folder of realistic 600-1200 px JPEGs, plus PNG and WebP copies of the
+first ``--format-n`` of them (the same pixels re-encoded: PNG at Pillow's default level 6,
+WebP lossy q90), then in one run, for each format, with the same number of worker processes:
 
 (a) bare Pillow: read every file and decode it at full size (``Image.open(...).convert("RGB")``);
 (b) dlqa: ``profile_source`` with every default probe (file hash and format, image properties,
@@ -10,11 +11,13 @@ number of worker processes:
 Both pools are started and warmed before timing; the images then go in blocks, each block run
 by both back to back (alternating which goes first), so load from other processes on a shared
 machine falls on both alike. Prints ``ratio_vs_decode`` = dlqa images/s / bare-decode
-images/s (target >= 1.0), and the peak resident memory of a fresh profiling process plus its
-workers at two dataset sizes, to show that memory does not grow with the dataset. Ends with
-one JSON line.
+images/s per format (targets: JPEG >= 1.0, where the probe decodes at a reduced DCT scale;
+PNG and WebP >= 0.8, which it must decode in full), and the peak resident memory of a fresh
+profiling process plus its workers at two dataset sizes, to show that memory does not grow
+with the dataset. Ends with one JSON line.
 
     python benchmarks/image_profile.py                 # 10,000 images cached in benchmarks/_data
+    python benchmarks/image_profile.py --workers 1     # the ratios on one core
     python benchmarks/image_profile.py --data DIR      # an existing folder of images
 """
 
@@ -287,6 +290,25 @@ def peak_rss_in_fresh_process(root: Path, n: int, workers: int, chunk_size: int)
     return float(json.loads(result.stdout.strip().splitlines()[-1])["peak_rss_mb"])
 
 
+def compare_format(
+    root: Path, paths: list[Path], name: str, args: argparse.Namespace
+) -> tuple[int, float, float, int]:
+    """(images, bare decode images/s, dlqa images/s, errors) for ``paths`` re-encoded as
+    ``name`` ("png", "webp"), the copies made once into a folder beside ``root``."""
+    from _images import reencoded_copies  # here: the RSS child must not import matplotlib
+
+    target = root.parent / f"{root.name}_{name}"
+    print(f"{name} copies of {len(paths)} images in {target} ...", file=sys.stderr)
+    with ProcessPoolExecutor(args.workers, mp_context=pool_context()) as pool:
+        copies = reencoded_copies(paths, root, target, name.upper(), pool)
+    for path in copies:  # both contenders then read from the page cache
+        path.read_bytes()
+    decode, profile, errors = compare_throughput(
+        target, copies, args.workers, args.chunk_size, args.blocks
+    )
+    return len(copies), decode, profile, errors
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -297,6 +319,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--blocks", type=int, default=5, help="alternating blocks of images")
+    parser.add_argument("--formats", default="png,webp", help="re-encoded copies to compare too")
+    parser.add_argument("--format-n", type=int, default=1_000, help="images per copied format")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -318,6 +342,15 @@ def main() -> None:
     decode_rate, profile_rate, n_errors = compare_throughput(
         root, paths, args.workers, args.chunk_size, args.blocks
     )
+    by_format = {"jpeg": (len(paths), decode_rate, profile_rate, n_errors)}
+    for name in filter(None, args.formats.split(",")):
+        by_format[name] = compare_format(root, paths[: args.format_n], name, args)
+    for name, (count, decode, profile, errors) in by_format.items():
+        print(
+            f"{name}: {count} images, bare decode {decode:.1f}/s, dlqa profile {profile:.1f}/s"
+            f" = {profile / decode:.3f}x ({errors} errors)",
+            file=sys.stderr,
+        )
 
     n_large = len(paths)
     n_small = max(1, n_large // 4)
@@ -332,13 +365,23 @@ def main() -> None:
                 "workers": args.workers,
                 "images_per_s": round(profile_rate, 1),
                 "decode_images_per_s": round(decode_rate, 1),
-                "ratio_vs_decode": round(profile_rate / decode_rate, 3),
+                "ratio_vs_decode": round(profile_rate / decode_rate, 3),  # JPEG
                 "n_errors": n_errors,
                 "blocks": args.blocks,
                 "peak_rss_mb_small": round(rss_small, 1),
                 "peak_rss_mb_large": round(rss_large, 1),
                 "n_small": n_small,
                 "n_large": n_large,
+                "ratio_vs_decode_by_format": {
+                    name: round(profile / decode, 3)
+                    for name, (_, decode, profile, _) in by_format.items()
+                },
+                "images_per_s_by_format": {
+                    name: [round(decode, 1), round(profile, 1)]  # bare decode, dlqa profile
+                    for name, (_, decode, profile, _) in by_format.items()
+                },
+                "n_by_format": {name: values[0] for name, values in by_format.items()},
+                "n_errors_by_format": {name: values[3] for name, values in by_format.items()},
             }
         )
     )

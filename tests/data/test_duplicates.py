@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from itertools import combinations
 from pathlib import Path
 
 import matplotlib
@@ -12,9 +13,17 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dlqa.core.errors import UsageError
-from dlqa.data.duplicates import find_near_duplicate_pairs, hamming_distance
+from dlqa.data import duplicates, hash_index
+from dlqa.data.duplicates import (
+    covering_tables,
+    designs,
+    find_near_duplicate_pairs,
+    hamming_distance,
+    informative_bits_first,
+    search_brute_force,
+)
 from dlqa.data.exact_groups import find_exact_groups
-from dlqa.data.hash_index import search_brute_force, search_tables
+from dlqa.data.hash_index import BitPermutation, search_tables
 from dlqa.data.probes.phash import perceptual_hash
 
 
@@ -130,22 +139,99 @@ def test_matches_brute_force_reference(max_distance: int) -> None:
     assert pairs.dtype == np.int64 and pairs.shape[1] == 2
 
 
+# --- the table search: designs, bit permutations, correlated bits --------------------------
+
+
+def _as_triples(*arrays: np.ndarray) -> list[tuple]:
+    return sorted(zip(*(array.tolist() for array in arrays), strict=True))
+
+
 @pytest.mark.parametrize(
-    ("max_distance", "n_blocks"), [(1, 2), (1, 9), (3, 4), (4, 7), (6, 8), (8, 12), (10, 14)]
-)
-def test_block_tables_find_exactly_the_brute_force_pairs(max_distance: int, n_blocks: int) -> None:
-    # The public function picks the brute force for small inputs, so the multi-index search
-    # is checked directly, for several block counts, each pair exactly once.
+    ("sizes", "radii"),  # every branch of covering_vectors: affine, all vectors, more, random
+    [((8,), (3,)), ((7,), (2,)), ((12,), (2,)), ((5,), (3,)), ((10,), (3,)), ((10, 14), (2, 1)),
+     ((9, 7, 8), (1, 1, 0))],
+)  # fmt: skip
+def test_covering_tables_avoid_every_small_set_of_differing_bits(
+    sizes: tuple[int, ...], radii: tuple[int, ...]
+) -> None:
+    # What makes the search exact, checked exhaustively on small groups: any set of at most
+    # sum(radius + 1) - 1 differing bits leaves some table's key untouched.
+    starts = np.cumsum((0, *sizes))
+    groups = [(range(a, b), r) for a, b, r in zip(starts[:-1], starts[1:], radii, strict=True)]
+    tables = np.array(covering_tables(groups), dtype=np.uint64)
+    bits = int(starts[-1])
+    differing = np.array(
+        [sum(1 << b for b in chosen) for size in range(sum(radii) + len(radii))
+         for chosen in combinations(range(bits), size)], dtype=np.uint64,
+    )  # fmt: skip
+    assert ((differing[:, None] & tables[None, :]) == 0).any(axis=1).all()
+
+
+@pytest.mark.parametrize("max_distance", [1, 3, 6, 10])
+@pytest.mark.parametrize("knobs", ["default", "tiny chunks, always compact", "listed pairs"])
+def test_covering_designs_find_exactly_the_brute_force_pairs(
+    max_distance: int, knobs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every design, bits shuffled, and the scan's ways through runs (chunk cuts, compaction,
+    # pairs listed one by one): each pair exactly once.
+    if knobs != "default":  # chunks shorter than some runs; compaction at every step
+        monkeypatch.setattr(hash_index, "_CHUNK", 4)
+        monkeypatch.setattr(hash_index, "_DENSE_STEP_FRACTION", 2.0)
+    monkeypatch.setattr(hash_index, "_NS_PER_LISTED_PAIR", 0.0 if knobs == "listed pairs" else 32)
     rng = np.random.default_rng(100 + max_distance)
     distinct = np.unique(random_hashes_with_close_pairs(rng, 600, max_distance))
-    left, right, distance = search_tables(distinct, max_distance, n_blocks)
-    ref_left, ref_right, ref_distance = search_brute_force(distinct, max_distance)
-    found = sorted(zip(left.tolist(), right.tolist(), distance.tolist(), strict=True))
-    expected = sorted(
-        zip(ref_left.tolist(), ref_right.tolist(), ref_distance.tolist(), strict=True)
-    )
+    expected = _as_triples(*search_brute_force(distinct, max_distance))
     assert len(expected) > 30
-    assert found == expected
+    for _, tables in designs(max_distance):
+        if len(tables) <= 300:
+            shuffled = BitPermutation(rng.permutation(64).tolist()).apply(distinct)
+            found = search_tables(shuffled, max_distance, tables, threads=2)
+            assert _as_triples(*found) == expected
+
+
+def test_bit_permutations_move_each_bit_where_they_say() -> None:
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, np.iinfo(np.uint64).max, 300, dtype=np.uint64, endpoint=True)
+    masks = [int(rng.integers(1, 1 << 62)) << 2, 0xFFFF_0F0F, 0xF0F0_0000_0000_0000, (1 << 64) - 1]
+    permutations = [BitPermutation(rng.permutation(64).tolist())]
+    permutations += [BitPermutation.key_first(mask) for mask in masks]
+    assert [p.kept_half for p in permutations] == [None, None, 1, 0, 0]  # all bits: identity
+    for permutation in permutations:
+        moved = permutation.apply(hashes)
+        assert moved.tolist() == [permutation.apply_to_int(int(h)) for h in hashes]
+        np.testing.assert_array_equal(permutation.inverse().apply(moved), hashes)
+
+
+def test_correlated_hashes_match_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pHashes of smooth random images and of noisy copies of some: correlated bits as real
+    # images give (the DC bit always set), with close pairs
+    rng, found_hashes = np.random.default_rng(3), []
+    for number in range(1500):
+        grid = rng.normal(128, 40, (4, 4)).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(grid, "L").resize((48, 48), Image.Resampling.BICUBIC)
+        found_hashes.append(perceptual_hash(image))
+        if number % 3 == 0:
+            noisy = np.asarray(image, dtype=float) + rng.normal(0, 6, (48, 48))
+            found_hashes.append(perceptual_hash(Image.fromarray(noisy.clip(0, 255).astype("u1"))))
+    hashes = np.unique(np.array(found_hashes, dtype=np.uint64))
+    constant = [b for b in range(64) if len(set(((hashes >> np.uint64(b)) & 1).tolist())) == 1]
+    assert constant  # the DC bit
+    expected = _as_triples(*search_brute_force(hashes, 10))
+    assert len(expected) > 100
+    for name, tables in designs(10):
+        if len(tables) <= 300:
+            permutation = informative_bits_first(hashes, tables)
+            found = search_tables(permutation.apply(hashes), 10, tables)
+            assert _as_triples(*found) == expected
+            if name == "covering radii [5, 4]":  # a constant bit goes where no key reads it
+                assert not any(m >> permutation.destination[constant[0]] & 1 for m in tables)
+    stats = hash_index.last_search_stats()
+    assert stats.pairs == len(expected) <= stats.found <= stats.candidates
+    # the public function, made to use tables on so few hashes
+    monkeypatch.setattr(duplicates, "_COST_PER_BRUTE_PAIR", 1e9)
+    assert duplicates.plan_search(hashes, 10) is not None
+    pairs, distances = find_near_duplicate_pairs(hashes, 10)
+    assert _as_triples(pairs[:, 0], pairs[:, 1], distances) == expected
 
 
 def test_large_input_uses_tables_and_finds_every_planted_pair() -> None:
