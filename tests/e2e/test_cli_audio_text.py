@@ -141,3 +141,17 @@ def test_cp1252_bytes_in_a_utf8_csv_are_a_finding_not_a_crash(tmp_path):
     assert code == 1
     results = by_id(json.loads(Path("r.json").read_text()))
     assert flagged(results["data.mojibake"]) == {"20"}
+
+
+def test_a_csv_of_texts_alone_needs_only_the_text_column(tmp_path):
+    rng = np.random.default_rng(3)
+    vocabulary = [f"word{k}" for k in range(400)]
+    rows = [" ".join(rng.choice(vocabulary, size=15)) for _ in range(30)]
+    (tmp_path / "plain.csv").write_text("text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, _, _ = run_cli(
+        "data", "profile", "plain.csv", "--text-column", "text", "--json", "r.json"
+    )
+    results = by_id(json.loads(Path("r.json").read_text()))
+    assert results["data.class_balance"]["status"] == "skip"  # no labels: nothing to balance
+    assert results["data.empty_text"]["status"] == "pass"
+    assert code == 0, {k: r["summary"] for k, r in results.items() if r["status"] == "fail"}

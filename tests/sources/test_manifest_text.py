@@ -231,3 +231,18 @@ def test_a_path_that_is_not_utf8_finds_its_file(tmp_path: Path) -> None:
 
     assert sample.sample_id == "caf\\xe9.png"
     assert Path(sample.path).is_file()
+
+
+def test_a_manifest_without_a_label_column_is_unlabelled(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path / "t.csv", b"id,text\na,first text\nb,second text\n")
+    source = ManifestSource(path, text_column="text", id_column="id")
+    assert [(s.sample_id, s.label) for s in source] == [("a", None), ("b", None)]
+
+
+def test_a_label_column_spelled_otherwise_is_still_an_error(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path / "t.csv", b"text,Label\nfirst,x\n")
+    with pytest.raises(UsageError, match="did you mean 'Label'"):
+        ManifestSource(path, text_column="text")
+    named = write_bytes(tmp_path / "n.csv", b"text,y\nfirst,x\n")
+    with pytest.raises(UsageError, match="no label column 'category'"):
+        ManifestSource(named, text_column="text", label_column="category")

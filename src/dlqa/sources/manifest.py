@@ -37,7 +37,15 @@ __all__ = [
 ]
 
 DEFAULT_SPLIT_COLUMN = "split"
+DEFAULT_LABEL_COLUMN = "label"
 _METADATA_BATCH_ROWS = 4096  # metadata is turned into Python strings one batch at a time
+
+
+def _unlabelled_by_default(columns: list[str], label_column: str) -> bool:
+    """The label column keeps its default name and nothing in the manifest looks like it."""
+    if label_column != DEFAULT_LABEL_COLUMN or label_column in columns:
+        return False
+    return not any(c.strip().lower() == label_column for c in columns)
 
 
 class ManifestSource:
@@ -56,8 +64,11 @@ class ManifestSource:
     extension is known, as for content-addressed files). Rows of another modality than the
     chosen one stay samples: they are listed, and the probes report them as undecodable.
 
-    The split column is optional while it keeps its default name ``"split"``; any other name the
-    caller gives must exist. ``label_column=None`` reads an unlabelled manifest.
+    The split and label columns are optional while they keep their default names ``"split"``
+    and ``"label"``: a manifest without a column of that name (nor one spelled like it, such
+    as ``Label``, which is more likely a mistake) is unsplit or unlabelled, and the label checks
+    say so. Any other name the caller gives must exist. ``label_column=None`` reads an
+    unlabelled manifest.
 
     Labels are kept exactly as written: ``NA``, ``null``, ``None`` or ``nan`` name a class. Only
     an empty cell (null, a float NaN in Parquet, or only spaces) is missing, and that sample is
@@ -73,7 +84,7 @@ class ManifestSource:
         path: str | os.PathLike[str],
         *,
         path_column: str = "path",
-        label_column: str | None = "label",
+        label_column: str | None = DEFAULT_LABEL_COLUMN,
         split_column: str | None = DEFAULT_SPLIT_COLUMN,
         id_column: str | None = None,
         text_column: str | None = None,
@@ -103,10 +114,11 @@ class ManifestSource:
             ("path", path_column) if text_column is None else ("text", text_column)
         )
         has_content = require_column(problems, columns, content_role, content_column)
-        if label_column is not None and not require_column(
-            problems, columns, "label", label_column
-        ):
-            label_column = None
+        if label_column is not None and not _unlabelled_by_default(columns, label_column):
+            if not require_column(problems, columns, "label", label_column):
+                label_column = None
+        elif label_column is not None:
+            label_column = None  # no column "label" at all: an unlabelled manifest
         has_id = id_column is None or require_column(problems, columns, "id", id_column)
         if split_column is not None and split_column not in columns:
             if split_column != DEFAULT_SPLIT_COLUMN:
