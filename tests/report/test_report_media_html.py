@@ -269,3 +269,19 @@ def test_stored_media_and_waveforms_come_back_with_the_report(tmp_path: Path) ->
         report = load_report(s, run_id)
     assert report.thumbnails == {"a.wav": waveform}
     assert report.media == {"a.wav": preview}
+
+
+def test_an_empty_text_is_shown_as_empty_not_as_a_missing_preview(tmp_path):
+    from dlqa.core.results import CheckResult, Evidence, Status
+    from dlqa.report.html import write_html
+    from dlqa.report.model import Report
+
+    result = CheckResult(
+        "data.empty_text",
+        Status.FAIL,
+        "1 empty",
+        evidence=[Evidence("samples", [{"id": "7", "label": "a", "value": 0, "text": ""}], 1)],
+    )
+    report = Report(title="t", kind="data.profile", created_at="now", results=[result], exit_code=1)
+    html = write_html(report, tmp_path / "r.html").read_text()
+    assert "(empty text)" in html and "no preview" not in html

@@ -24,6 +24,7 @@ from dlqa.report.text import format_number
 MAX_THUMBNAILS_PER_RESULT = 12
 MAX_GROUP_MEMBERS_SHOWN = 6
 MAX_TEXT_CHARS = 400
+EMPTY_TEXT_MARK = "(empty text)"
 # A snippet is cut to this many characters before it is shown (the data stage keeps ~200).
 MAX_SNIPPET_CHARS = 240
 # Sample keys the tile shows in its own place; any other key is listed as JSON.
@@ -102,9 +103,19 @@ def _sample_tile(item: Any, budget: MediaBudget) -> dict[str, Any] | None:
         split=item.get("split"),
         value=None if item.get("value") is None else format_number(item["value"]),
         reason=item.get("reason"),
-        snippet=snippet_runs(cut(text, MAX_SNIPPET_CHARS)) if text else [],
+        snippet=_sample_snippet(text),
         extra=json_text(others) if others else "",
     )
+
+
+def _sample_snippet(text: str | None) -> list:
+    """A sample's snippet as runs; an empty text says so (styled as a marker, not as text),
+    rather than leaving a "no preview" box that looks like a missing file."""
+    if text is None:
+        return []
+    if not text:
+        return [([(EMPTY_TEXT_MARK, True)], False)]
+    return snippet_runs(cut(text, MAX_SNIPPET_CHARS))
 
 
 def _members(item: Any) -> tuple[list[Any], list[Any]] | None:
