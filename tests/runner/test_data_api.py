@@ -33,3 +33,22 @@ def test_arrays_are_profiled_checked_and_stored(tmp_path):
     assert [r.check_id for r in store.results_for_run(run.run_id)] == list(results)
     assert run.report.meta["n_samples"] == 30
     assert store.get_run(run.run_id).status == "finished"
+
+
+def test_in_memory_evidence_gets_thumbnails_waveforms_and_players(tmp_path):
+    from dlqa.report.media_types import audio_media_type, image_media_type
+    from dlqa.sources import AudioArraySource
+
+    store = open_store(project_dir=tmp_path)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(60, 200, (32, 32, 3), dtype=np.uint8) for _ in range(12)]
+    images.append(np.zeros((32, 32, 3), dtype=np.uint8))  # a black frame: data.dark's
+    run = run_data_qa(ArraySource(images), store, workers=1)
+    assert image_media_type(run.report.thumbnails["12"]) == "image/jpeg"
+
+    t = np.arange(16_000) / 16_000
+    clips = [0.3 * np.sin(2 * np.pi * (300 + 40 * k) * t) * np.hanning(len(t)) for k in range(6)]
+    clips.append(0.0002 * np.sin(2 * np.pi * 440 * t))  # near-silent
+    run = run_data_qa(AudioArraySource(clips, 16_000), store, workers=1)
+    assert image_media_type(run.report.thumbnails["6"]) == "image/png"  # the waveform
+    assert audio_media_type(run.report.media["6"]) in ("audio/ogg", "audio/wav")

@@ -30,8 +30,8 @@ from dlqa.report.audio_media import (
 )
 from dlqa.report.media_types import audio_media_type
 from dlqa.report.plots import histogram_bins
-from dlqa.report.thumbnails import make_thumbnail
-from dlqa.sources.base import Source
+from dlqa.report.thumbnails import array_thumbnail, make_thumbnail
+from dlqa.sources.base import Sample, Source
 from dlqa.sources.open import open_source
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -125,7 +125,8 @@ def store_evidence_thumbnails(
     """What views show of the samples in evidence (the top of each list), stored as artifacts
     so that a report re-rendered later needs no source files: a thumbnail of each image; a
     waveform and a short playable preview of each audio clip (texts carry their snippets in
-    the evidence items themselves)."""
+    the evidence items themselves). Files are read again; in-memory samples come from their
+    source by position."""
     if profile.modality == "text":
         return
     wanted = sorted(_evidence_ids(results))
@@ -138,25 +139,51 @@ def store_evidence_thumbnails(
     rows = rows[known]
     decoded = profile.decoded[rows]
     paths = profile.take_values("path", rows)
+    positions = profile.take_values("index", rows)
+    source = run.inputs.get("source")
+    in_memory = source if callable(getattr(source, "sample_at", None)) else None
     thumbnails: dict[str, str] = {}
     media: dict[str, str] = {}
-    put = run.store.artifacts.put_bytes
-    for sample_id, path, ok in zip(ids, paths, decoded, strict=True):
-        if not ok or not path:
+    for sample_id, path, position, ok in zip(ids, paths, positions, decoded, strict=True):
+        if not ok or (not path and in_memory is None):
             continue
-        try:  # a file that does not decode shows as a text tile; its check says why
+        content = _EvidenceContent(path, None if path else in_memory.sample_at(position))
+        try:  # what does not decode shows as a text tile; its check says why
             if profile.modality == "audio":
-                thumbnails[sample_id] = put(make_waveform_thumbnail(path), WAVEFORM_MEDIA_TYPE)
-                preview = make_audio_preview(path)  # Ogg Vorbis, or WAV where that failed
-                kind = audio_media_type(preview) or AUDIO_PREVIEW_MEDIA_TYPE
-                media[sample_id] = put(preview, kind)
+                thumbnails[sample_id] = content.store_waveform(run)
+                media[sample_id] = content.store_preview(run)
             else:
-                thumbnails[sample_id] = put(make_thumbnail(path), THUMBNAIL_MEDIA_TYPE)
+                thumbnails[sample_id] = content.store_thumbnail(run)
         except Exception:
             continue
     run.report_parts["thumbnails"] = thumbnails
     if media:
         run.report_parts["media"] = media
+
+
+class _EvidenceContent:
+    """One evidence sample's file, or its in-memory sample, turned into stored media."""
+
+    def __init__(self, path: str | None, sample: Sample | None) -> None:
+        self.path, self.sample = path, sample
+
+    def _audio(self) -> dict[str, Any]:
+        if self.path:
+            return {"path": self.path}
+        return {"waveform": self.sample.array, "sample_rate": self.sample.sample_rate}
+
+    def store_waveform(self, run: StageRun) -> str:
+        png = make_waveform_thumbnail(**self._audio())
+        return run.store.artifacts.put_bytes(png, WAVEFORM_MEDIA_TYPE)
+
+    def store_preview(self, run: StageRun) -> str:
+        preview = make_audio_preview(**self._audio())  # Ogg Vorbis, or WAV where that failed
+        kind = audio_media_type(preview) or AUDIO_PREVIEW_MEDIA_TYPE
+        return run.store.artifacts.put_bytes(preview, kind)
+
+    def store_thumbnail(self, run: StageRun) -> str:
+        jpeg = make_thumbnail(self.path) if self.path else array_thumbnail(self.sample.array)
+        return run.store.artifacts.put_bytes(jpeg, THUMBNAIL_MEDIA_TYPE)
 
 
 def _notes(skipped: list[dict[str, str]], deaths: list[dict[str, Any]]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import Any
 
 # Re-exported: callers have always found it here.
 from dlqa.report.media_types import image_data_uri
@@ -33,7 +34,23 @@ def make_thumbnail(path: str | os.PathLike[str], size: int = THUMBNAIL_SIZE) -> 
         image.draft("RGB", (size, size))
         image = ImageOps.exif_transpose(image)
         image.thumbnail((size, size))
-        rgb = _to_rgb(image)
+        return _jpeg(_to_rgb(image))
+
+
+def array_thumbnail(array: Any, size: int = THUMBNAIL_SIZE) -> bytes:
+    """JPEG bytes of an in-memory uint8 image (H, W) or (H, W, C), at most ``size`` px."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(array)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    image = Image.fromarray(pixels)
+    image.thumbnail((size, size))
+    return _jpeg(_to_rgb(image))
+
+
+def _jpeg(rgb: Any) -> bytes:
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return buffer.getvalue()

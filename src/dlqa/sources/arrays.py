@@ -45,15 +45,19 @@ class ArraySource:
         return len(self._images)
 
     def __iter__(self) -> Iterator[Sample]:
-        for index, image in enumerate(self._images):
-            yield Sample(
-                sample_id=self._ids[index],
-                index=index,
-                path=None,
-                label=self._labels[index],
-                split=self._splits[index],
-                array=image,
-            )
+        for index in range(len(self._images)):
+            yield self.sample_at(index)
+
+    def sample_at(self, index: int) -> Sample:
+        """The sample at ``index`` (views take the evidence's thumbnails from it)."""
+        return Sample(
+            sample_id=self._ids[index],
+            index=index,
+            path=None,
+            label=self._labels[index],
+            split=self._splits[index],
+            array=self._images[index],
+        )
 
     def __repr__(self) -> str:
         return f"ArraySource(samples={len(self)})"
@@ -138,15 +142,19 @@ class AudioArraySource:
         return len(self._waveforms)
 
     def __iter__(self) -> Iterator[Sample]:
-        for index, waveform in enumerate(self._waveforms):
-            yield Sample(
-                sample_id=self._ids[index],
-                index=index,
-                label=self._labels[index],
-                split=self._splits[index],
-                array=waveform,
-                sample_rate=self._rates[index],
-            )
+        for index in range(len(self._waveforms)):
+            yield self.sample_at(index)
+
+    def sample_at(self, index: int) -> Sample:
+        """The sample at ``index`` (views take the evidence's waveforms and players from it)."""
+        return Sample(
+            sample_id=self._ids[index],
+            index=index,
+            label=self._labels[index],
+            split=self._splits[index],
+            array=self._waveforms[index],
+            sample_rate=self._rates[index],
+        )
 
     def __repr__(self) -> str:
         return f"AudioArraySource(samples={len(self)})"

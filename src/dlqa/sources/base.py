@@ -41,3 +41,10 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Sample]: ...
 
     def __len__(self) -> int: ...
+
+
+class InMemorySource(Source, Protocol):
+    """A source of in-memory samples that can hand one back by position, so that views can
+    show the evidence (thumbnails, waveforms, players) of samples that have no file."""
+
+    def sample_at(self, index: int) -> Sample: ...

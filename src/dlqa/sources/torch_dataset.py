@@ -105,9 +105,10 @@ class DatasetSource:
 
     def __iter__(self) -> Iterator[Sample]:
         for index in range(self._count):
-            yield self._sample(index)
+            yield self.sample_at(index)
 
-    def _sample(self, index: int) -> Sample:
+    def sample_at(self, index: int) -> Sample:
+        """The sample of ``dataset[index]`` (a broken item: a sample carrying the error)."""
         sample_id = self._ids[index]
         try:
             item = self._dataset[index]
