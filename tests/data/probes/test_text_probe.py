@@ -229,8 +229,8 @@ def test_files_through_the_chunk_probe(tmp_path: Path) -> None:
     assert wide["actual_format"] == "utf-16 text" and wide["format_mismatch"] is True
     assert wide["snippet"] == "wide text"
     packed = rows["packed.txt"]
-    assert packed["actual_format"] == "gzip" and packed["encoding"] == "binary"
-    assert packed["invalid_bytes"] > 0 and packed["error"] is None
+    assert packed["actual_format"] == "gzip" and packed["format_mismatch"] is True
+    assert packed["error"] == "corrupt" and packed["error_detail"] == "GZIP data, not text"
     assert rows["blank.txt"]["is_empty"] is True and rows["blank.txt"]["minhash"] is None
 
 
@@ -243,3 +243,14 @@ def test_a_chunk_of_in_memory_texts_has_every_column() -> None:
     rows = batch.to_pylist()
     assert [row["error"] for row in rows] == [None, None, None]
     assert [row["minhash"] is not None for row in rows] == [True, False, True]
+
+
+def test_a_gzip_file_named_txt_is_unreadable_not_mojibake() -> None:
+    import gzip
+
+    from dlqa.data.probes.text import decode_text
+    from dlqa.sources.base import Sample
+
+    row, normalised = decode_text(Sample("a.txt", 0, path="a.txt"), gzip.compress(b"hello"))
+    assert row["error"] == "corrupt" and row["error_detail"] == "GZIP data, not text"
+    assert normalised is None

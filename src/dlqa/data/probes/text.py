@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dlqa.data.probes.file import format_from_magic
 from dlqa.data.text_minhash import SIGNATURE_BYTES
 from dlqa.sources.base import Sample
 
@@ -143,12 +144,24 @@ def decode_text(sample: Sample, data: bytes | None) -> tuple[dict[str, Any], str
             }, None
         data = bytes(value)
         sha256 = hashlib.sha256(data).hexdigest()
+    binary = format_from_magic(data)
+    if binary in _BINARY_FORMATS:
+        # A gzip, zip, PDF, image or audio file named .txt: not a text with bad bytes but no
+        # text at all. data.unreadable says so (and data.format_mismatch, from the extension).
+        return {"error": "corrupt", "error_detail": f"{binary.upper()} data, not text"}, None
     text, invalid, encoding = _decode_bytes(data)
     row = measure_text(text)
     row.update(invalid_bytes=invalid, encoding=encoding)
     if sha256 is not None:  # a file's is the file probe's
         row["sha256"] = sha256
     return _keyed(row, text)
+
+
+# Formats that the file probe recognises and that hold no text ("utf-16 text" does).
+_BINARY_FORMATS = frozenset(
+    {"gzip", "zip", "pdf", "jpeg", "png", "gif", "bmp", "webp", "tiff", "wav", "flac", "ogg",
+     "mp3"}
+)  # fmt: skip
 
 
 def _keyed(row: dict[str, Any], text: str) -> tuple[dict[str, Any], str | None]:
