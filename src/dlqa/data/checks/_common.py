@@ -94,7 +94,7 @@ def sample_items(
         }
         if splits is not None:
             item["split"] = splits[k]
-        if snippets is not None:
+        if snippets is not None and snippets[k] is not None:
             item["text"] = snippets[k]
         reason = "" if reasons is None else reasons[k]
         if reason:
@@ -103,12 +103,20 @@ def sample_items(
     return items
 
 
+# Evidence items that carry a text snippet: views show far fewer, and a million flagged
+# empty rows must not make a million-snippet report.
+ITEMS_WITH_TEXT = 1000
+
+
 def _snippets(profile: DataProfile, indices: np.ndarray) -> list[str | None] | None:
-    """The text snippets of some samples, for evidence a person reads (text profiles have a
-    ``snippet`` column; other modalities None)."""
+    """The text snippets of some samples (the first ``ITEMS_WITH_TEXT`` of them; None for the
+    rest), for evidence a person reads; None for a profile without a ``snippet`` column
+    (images, audio)."""
     if not profile.has_column("snippet"):
         return None
-    return profile.take_values("snippet", indices) if len(indices) else []
+    head = indices[:ITEMS_WITH_TEXT]
+    snippets = profile.take_values("snippet", head) if len(head) else []
+    return snippets + [None] * (len(indices) - len(head))
 
 
 def pair_item(profile: DataProfile, i: int, j: int, distance: int | None) -> dict:
@@ -135,7 +143,7 @@ def pair_items(
         }
         if splits is not None:
             item["splits"] = [splits[a], splits[b]]
-        if snippets is not None:
+        if snippets is not None and snippets[a] is not None and snippets[b] is not None:
             item["texts"] = [snippets[a], snippets[b]]
         items.append(item)
     return items

@@ -18,25 +18,22 @@ from dlqa.data.probes.text import SNIPPET_CHARS
 
 # Evidence items that get their sample's text: views show the top few, and a snippet costs
 # 200 characters an item in every stored result.
-_ITEMS_WITH_TEXT = 1000
 _CONTEXT_CHARS = 40  # of the text shown before the first control character
 # The smallest spread of log lengths: a dataset of equal lengths has none, and one text twice
 # as long would otherwise be "infinitely" extreme; 0.05 is a 5 % change in length.
 _MIN_LOG_SIGMA = 0.05
 
 
-def _with_texts(
-    result: CheckResult, profile: DataProfile, flagged: np.ndarray, starts: np.ndarray | None
+def _from_first_oddity(
+    result: CheckResult, profile: DataProfile, flagged: np.ndarray, starts: np.ndarray
 ) -> CheckResult:
-    """``result`` with each of its first sample items given ``"text"``: the snippet from
-    ``starts`` (the first control character, less some context) or from its beginning."""
+    """``result`` with each sample item's snippet (``"text"``, added for the first items by
+    ``sample_items``) starting at its first control character, less some context."""
     if not result.evidence:
         return result
-    items = result.evidence[0].items[:_ITEMS_WITH_TEXT]
-    rows = np.asarray(flagged[: len(items)], dtype=np.int64)
-    for k, snippet in enumerate(profile.take_values("snippet", rows)):
-        start = 0 if starts is None else int(starts[k])
-        items[k]["text"] = None if snippet is None else snippet[start:]
+    for k, item in enumerate(result.evidence[0].items):
+        if item.get("text") is not None:
+            item["text"] = item["text"][int(starts[k]) :]
     return result
 
 
@@ -66,7 +63,7 @@ def check_empty_text(profile: DataProfile, params: dict[str, Any]) -> CheckResul
         values=n_chars,
         reasons=reasons,
     )
-    return _with_texts(result, profile, flagged, None)
+    return result
 
 
 @register_check(
@@ -118,7 +115,7 @@ def check_control_characters(profile: DataProfile, params: dict[str, Any]) -> Ch
         values=counts[flagged],
         reasons=reasons,
     )
-    return _with_texts(result, profile, flagged, starts)
+    return _from_first_oddity(result, profile, flagged, starts)
 
 
 @register_check(
@@ -188,7 +185,7 @@ def check_mojibake(profile: DataProfile, params: dict[str, Any]) -> CheckResult:
             "replacement_chars": int((mask & (earlier > 0)).sum()),
         },
     )
-    return _with_texts(result, profile, flagged, None)
+    return result
 
 
 @register_check(
@@ -246,7 +243,7 @@ def check_extreme_length(profile: DataProfile, params: dict[str, Any]) -> CheckR
         reasons=reasons,
         details={"median_chars": None if np.isnan(median) else round(median, 1)},
     )
-    return _with_texts(result, profile, flagged, None)
+    return result
 
 
 def _ratio(value: float, median: float) -> str:
