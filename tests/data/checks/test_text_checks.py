@@ -188,3 +188,13 @@ def test_empty_texts_are_neither_duplicates_nor_outliers_of_each_other() -> None
     outliers = get_spec("data.property_outliers")
     flagged = outliers.func(profile, outliers.resolve_params()).flagged_ids()
     assert not flagged & {"0", "1", "2"}
+
+
+def test_only_the_first_thousand_evidence_items_carry_a_snippet() -> None:
+    samples = [Sample(sample_id=str(i), index=i, text="") for i in range(1_200)]
+    profile = DataProfile(pa.Table.from_batches([probe_chunk((samples, [], "text"))]))
+    spec = get_spec("data.empty_text")
+    items = spec.func(profile, spec.resolve_params()).evidence[0].items
+    assert len(items) == 1_200
+    assert items[0]["text"] == "" and items[999]["text"] == ""
+    assert "text" not in items[1_000]
