@@ -85,3 +85,13 @@ def test_stage_sections_come_from_the_stage_registry(tmp_path):
     config = load_config(write(tmp_path, '[train]\nmodel = "m:build"\n'))
     assert config.section("train").model == "m:build"
     assert config.section("data").source is None
+
+
+def test_the_starter_config_of_an_audio_project_lists_only_what_runs_on_audio():
+    summary = SourceSummary(modality="audio")
+    text = starter_config_text("clips", name="p", summary=summary, specs=all_specs())
+    assert '"data.near_silent"' in text and '"data.unreadable"' in text
+    assert '"data.blurry"' not in text and '"data.mojibake"' not in text
+    near = next(line for line in text.splitlines() if '"data.near_duplicates"' in line)
+    assert "audio_min_similarity" in near and "max_distance" not in near
+    assert "text_min_similarity" not in near

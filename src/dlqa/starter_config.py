@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from dlqa.core.registry import CheckSpec
+from dlqa.data.modalities import MODALITIES
 from dlqa.report.catalog import format_default
 from dlqa.sources.base import Source
 from dlqa.sources.modality import modality_of_name
@@ -21,6 +22,7 @@ class SourceSummary:
     classes: Counter = field(default_factory=Counter)  # label -> count (None: unlabelled)
     splits: Counter = field(default_factory=Counter)  # split -> count
     modalities: Counter = field(default_factory=Counter)  # "image", "other: .xyz", ...
+    modality: str | None = None  # what the source's samples are: its checks are listed
 
     def line(self) -> str:
         parts = [f"{self.n_samples} samples", f"{len(self.classes)} classes"]
@@ -30,7 +32,7 @@ class SourceSummary:
 
 
 def summarise_source(source: Source) -> SourceSummary:
-    summary = SourceSummary()
+    summary = SourceSummary(modality=getattr(source, "modality", None))
     for sample in source:
         summary.n_samples += 1
         summary.classes[sample.label] += 1
@@ -48,6 +50,15 @@ def _modality(path: str | None, in_memory: bool) -> str:
         return modality
     extension = os.path.splitext(path or "")[1].lower()
     return f"other ({extension or 'no extension'})"
+
+
+def _other_modalities_params(modality: str | None) -> set[str]:
+    """The near-duplicate parameters that only other modalities read (``max_distance`` of
+    image hashes means nothing to an audio project)."""
+    if modality is None:
+        return set()
+    own = set(MODALITIES[modality].near_params) if modality in MODALITIES else set()
+    return {key for m in MODALITIES.values() for key in m.near_params} - own
 
 
 def toml_string(text: str) -> str:
@@ -96,8 +107,12 @@ def starter_config_text(
         "[gates]",
         '# Uncomment a line to change a gate. level = "fail" fails the run, "warn" only warns.',
     ]
+    foreign = _other_modalities_params(summary.modality)
     for spec in specs:
-        params = {"level": spec.level, **spec.defaults}
+        if not spec.applies_to(summary.modality):
+            continue  # an image check in an audio project: it would never run
+        defaults = {k: v for k, v in spec.defaults.items() if k not in foreign}
+        params = {"level": spec.level, **defaults}
         body = ", ".join(f"{k} = {format_default(v)}" for k, v in params.items())
         lines.append(f'# "{spec.check_id}" = {{ {body} }}')
     return "\n".join(lines) + "\n"
