@@ -73,7 +73,12 @@ def _comment(text: str) -> str:
 
 
 def starter_config_text(
-    source: str, *, name: str, summary: SourceSummary, specs: list[CheckSpec]
+    source: str,
+    *,
+    name: str,
+    summary: SourceSummary,
+    specs: list[CheckSpec],
+    text_column: str | None = None,
 ) -> str:
     """A dlqa.toml for a data folder: what was found (as comments), the source, and every gate
     with its defaults commented."""
@@ -99,6 +104,7 @@ def starter_config_text(
         "",
         "[data]",
         f"source = {toml_string(source)}",
+        *([f"text_column = {toml_string(text_column)}"] if text_column else []),
         "",
         "[report]",
         'dir = ".dlqa/reports"',

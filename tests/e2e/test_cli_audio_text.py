@@ -155,3 +155,19 @@ def test_a_csv_of_texts_alone_needs_only_the_text_column(tmp_path):
     assert results["data.class_balance"]["status"] == "skip"  # no labels: nothing to balance
     assert results["data.empty_text"]["status"] == "pass"
     assert code == 0, {k: r["summary"] for k, r in results.items() if r["status"] == "fail"}
+
+
+def test_init_then_check_on_a_text_manifest(tmp_path):
+    rng = np.random.default_rng(4)
+    vocabulary = [f"word{k}" for k in range(300)]
+    lines = ["body,label"] + [f"{' '.join(rng.choice(vocabulary, 12))},c{i % 2}" for i in range(24)]
+    (tmp_path / "texts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, _ = run_cli("init", "texts.csv", "--text-column", "body")
+    assert code == 0
+    config = Path("dlqa.toml").read_text()
+    assert 'text_column = "body"' in config and '"data.mojibake"' in config
+    assert '"data.blurry"' not in config
+    code, _, _ = run_cli("check", "--json", "r.json")
+    document = json.loads(Path("r.json").read_text())
+    assert document["meta"]["modality"] == "text"
+    assert "data.empty_text" in by_id(document)

@@ -71,11 +71,15 @@ def init_command(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing file.", metavar=FLAG)
     ] = False,
+    text_column: Annotated[
+        str | None,
+        typer.Option(help="Manifest column with each sample's text: a text dataset."),
+    ] = None,
 ) -> None:
     """Write a starter dlqa.toml for a data folder (or manifest) after inspecting it."""
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", hint="pass --force to overwrite it")
-    found = summarise_source(open_source(data))
+    found = summarise_source(open_source(data, text_column=text_column))
     base = output.resolve().parent
     data_path = Path(data).resolve()
     try:
@@ -84,7 +88,9 @@ def init_command(
         relative = data_path.as_posix()
     name = base.name or "dlqa-project"
     output.write_text(
-        starter_config_text(relative, name=name, summary=found, specs=all_specs()),
+        starter_config_text(
+            relative, name=name, summary=found, specs=all_specs(), text_column=text_column
+        ),
         encoding="utf-8",
     )
     summary = found.line()
