@@ -6,6 +6,7 @@ the CLI share one implementation.
 
 from dlqa.runner.check import run_configured_checks
 from dlqa.runner.data import diff_snapshots, run_data_qa
+from dlqa.runner.labels import run_label_agreement
 from dlqa.runner.reports import WRITERS, load_report, write_reports
 from dlqa.runner.session import RunSession, command_line, configured_stages
 
@@ -18,5 +19,6 @@ __all__ = [
     "load_report",
     "run_configured_checks",
     "run_data_qa",
+    "run_label_agreement",
     "write_reports",
 ]

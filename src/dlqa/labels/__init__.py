@@ -1,0 +1,1 @@
+"""Annotation QA: agreement between annotators, and the items to adjudicate."""
