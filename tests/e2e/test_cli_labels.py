@@ -71,3 +71,15 @@ def test_tables_without_agreement_to_measure_exit_2(tmp_path, content, message):
     (tmp_path / "bad.csv").write_text(content, encoding="utf-8")
     code, out, err = run_cli("labels", "agreement", "bad.csv")
     assert code == 2 and message in out + err
+
+
+def test_dlqa_check_measures_agreement_when_the_config_names_a_table(tmp_path):
+    write_votes(tmp_path / "votes.csv", flip=0.05)
+    (tmp_path / "dlqa.toml").write_text(
+        '[labels]\nagreement = "votes.csv"\nitem_column = "image"\n'
+        'annotator_column = "rater"\nlabel_column = "class"\n',
+        encoding="utf-8",
+    )
+    code, _, _ = run_cli("check", "--json", "r.json")
+    results = by_id(json.loads(Path("r.json").read_text()))
+    assert code == 0 and results["labels.agreement"]["status"] == "pass"
