@@ -13,6 +13,7 @@ from dlqa.labels.agreement import (
     agreement_with_majority,
     bootstrap_alpha,
     cohen_kappa,
+    coincidences,
     disagreements,
     fleiss_kappa,
     krippendorff_alpha,
@@ -44,6 +45,7 @@ def test_two_coders_match_the_hand_computed_values():
     assert disagreements(ratings) == [
         {"item": "2", "disagreement": 0.5, "labels": {"A": "a", "B": "b"}}
     ]
+    assert coincidences(counts).tolist() == [[2.0, 1.0], [1.0, 4.0]]
 
 
 def test_krippendorffs_published_example_with_missing_ratings():
@@ -107,6 +109,8 @@ def test_the_agreement_check_is_inconclusive_on_few_items_and_decides_on_many():
     few = run("labels.agreement", two_coders())
     assert few.status is Status.INCONCLUSIVE and few.n == 4
     assert few.details["fleiss_kappa"] == pytest.approx(0.4667, abs=1e-4)
+    confusion = few.evidence[1].items
+    assert confusion == [{"label": "a", "a": 2.0, "b": 1.0}, {"label": "b", "a": 1.0, "b": 4.0}]
     labels = np.arange(300) % 3
     perfect = Ratings.from_rows(list(range(300)) * 2, ["a"] * 300 + ["b"] * 300,
                                 np.concatenate([labels, labels]))  # fmt: skip

@@ -231,3 +231,15 @@ def bootstrap_alpha(
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def coincidences(counts: np.ndarray) -> np.ndarray:
+    """Krippendorff's coincidence matrix (labels x labels): how often label c was paired with
+    label k by two annotators of one item, each item's pairs weighed by 1 / (m_u - 1), so that
+    every pairable rating counts once. Off the diagonal: which classes annotators confuse."""
+    counts = np.asarray(counts, dtype=np.float64)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    counts, m = counts[keep], m[keep]
+    pairs = np.einsum("uc,uk->ck", counts / (m - 1)[:, None], counts)
+    return pairs - np.diag((counts / (m - 1)[:, None]).sum(axis=0))

@@ -13,6 +13,7 @@ from dlqa.core.results import CheckResult, Evidence, Interval, Status
 from dlqa.labels.agreement import (
     agreement_with_majority,
     bootstrap_alpha,
+    coincidences,
     disagreements,
     fleiss_kappa,
     krippendorff_alpha,
@@ -94,7 +95,13 @@ def check_agreement(context: Any, params: dict[str, Any]) -> CheckResult:
                 details["agreement_with_majority"],
                 len(ratings.annotator_names),
                 "each annotator's agreement with the others' majority",
-            )
+            ),
+            Evidence(
+                "table",
+                _confusion_rows(ratings.label_names, coincidences(counts)),
+                len(ratings.label_names),
+                "which classes annotators confuse: pairs of labels given to one item",
+            ),
         ],  # fmt: skip
         details=details,
     )
@@ -135,6 +142,15 @@ def check_disagreements(context: Any, params: dict[str, Any]) -> CheckResult:
         evidence=[Evidence("table", rows, len(rows), "items to adjudicate")] if rows else [],
         details={"count": len(rows)},
     )
+
+
+def _confusion_rows(names: list[str], matrix: np.ndarray) -> list[dict[str, Any]]:
+    """One row per label: how often it was paired with each label (the coincidence matrix,
+    rounded), so that a class two annotators tell apart differently stands out."""
+    return [
+        {"label": name, **{other: round(float(v), 2) for other, v in zip(names, row, strict=True)}}
+        for name, row in zip(names, matrix, strict=True)
+    ]
 
 
 def _value(value: float) -> float | None:
