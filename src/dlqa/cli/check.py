@@ -11,6 +11,7 @@ from rich.table import Column, Table
 from dlqa.cli.common import (
     FLAG,
     AllowInconclusiveOption,
+    ConfigOption,
     DbOption,
     HtmlOption,
     JsonOption,
@@ -28,10 +29,6 @@ from dlqa.report.catalog import checks_markdown, format_default
 from dlqa.runner import run_configured_checks
 from dlqa.sources.open import open_source
 from dlqa.starter_config import starter_config_text, summarise_source
-
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The project's configuration file.")
-]
 
 
 def check_command(

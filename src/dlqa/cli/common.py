@@ -50,6 +50,20 @@ QuietOption = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="No progress bar and no summary table.", metavar=FLAG),
 ]
+# `dlqa check` and `dlqa train ...` need a project file (default ./dlqa.toml)...
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The project's configuration file.")
+]
+# ...the commands that take their data on the command line read one when there is one.
+OptionalConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="dlqa.toml for the store, report folder, column options and gates "
+        "(default: ./dlqa.toml when it exists).",
+    ),
+]
 AllowInconclusiveOption = Annotated[
     bool,
     typer.Option(

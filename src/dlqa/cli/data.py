@@ -16,6 +16,7 @@ from dlqa.cli.common import (
     HtmlOption,
     JsonOption,
     JunitOption,
+    OptionalConfigOption,
     QuietOption,
     WorkersOption,
     load_project_config,
@@ -77,15 +78,7 @@ def profile_command(
             help="What the samples are [default: detected from the files].",
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="dlqa.toml for the store, report folder, [data] column options and gates "
-            "(default: ./dlqa.toml when it exists).",
-        ),
-    ] = None,
+    config: OptionalConfigOption = None,
     report_dir: Annotated[
         Path | None,
         typer.Option(

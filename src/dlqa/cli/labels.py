@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from dlqa.cli.common import (
     HtmlOption,
     JsonOption,
     JunitOption,
+    OptionalConfigOption,
     QuietOption,
     load_project_config,
     show_report,
@@ -41,10 +41,7 @@ def agreement_command(
     label_column: Annotated[
         str | None, typer.Option(help="Column with the label given [default: label].")
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="dlqa.toml for the store, reports and gates."),
-    ] = None,
+    config: OptionalConfigOption = None,
     db: DbOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,

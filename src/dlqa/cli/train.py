@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from dlqa.cli.common import (
     AllowInconclusiveOption,
+    ConfigOption,
     DbOption,
     HtmlOption,
     JsonOption,
@@ -25,9 +25,6 @@ app = typer.Typer(
     help="Training QA: the sanity battery and the fast loop (needs dlqa[torch]).",
     no_args_is_help=True,
 )
-ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", help="The project's configuration file.")
-]
 
 
 @app.command("check")
