@@ -29,7 +29,9 @@ from dlqa.runner import diff_snapshots, run_data_qa
 from dlqa.sources.open import open_source
 
 
-class Modality(StrEnum):
+class ModalityChoice(StrEnum):
+    """The values --modality takes (the data stage's modalities are dlqa.data.modalities)."""
+
     image = "image"
     audio = "audio"
     text = "text"
@@ -72,7 +74,7 @@ def profile_command(
         typer.Option(help="Manifest column with each sample's text: profiles a text dataset."),
     ] = None,
     modality: Annotated[
-        Modality | None,
+        ModalityChoice | None,
         typer.Option(
             case_sensitive=False,
             help="What the samples are [default: detected from the files].",

@@ -9,7 +9,7 @@ shared, so the dataset checks work on every modality.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +37,6 @@ class OutlierScale:
 
     log_scale: bool
     min_sigma: float
-
-    def __iter__(self) -> Iterator[Any]:  # (log_scale, min_sigma), for unpacking
-        return iter((self.log_scale, self.min_sigma))
 
 
 @dataclass(frozen=True)

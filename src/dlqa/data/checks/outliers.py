@@ -142,9 +142,10 @@ def check_property_outliers(profile: DataProfile, params: dict[str, Any]) -> Che
         worst_z[members[worse]] = z[worse]
         worst_property[members[worse]] = number
 
-    for number, (name, (log_scale, min_sigma)) in enumerate(judged_properties.items()):
+    for number, (name, scale) in enumerate(judged_properties.items()):
+        min_sigma = scale.min_sigma
         values = profile.numbers(name)
-        judged = np.log(np.fmax(values, 1e-6)) if log_scale else values
+        judged = np.log(np.fmax(values, 1e-6)) if scale.log_scale else values
         for members in classes:
             keep_worst(members, robust_z_scores(judged[members], min_sigma), number)
         if len(unlabelled):
