@@ -171,3 +171,19 @@ def test_init_then_check_on_a_text_manifest(tmp_path):
     document = json.loads(Path("r.json").read_text())
     assert document["meta"]["modality"] == "text"
     assert "data.empty_text" in by_id(document)
+
+
+def test_modality_option_chooses_which_files_are_samples(tmp_path):
+    root = tmp_path / "mixed"
+    (root / "a").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        sf.write(root / "a" / f"clip{i}.wav", _tone(rng, 300 + 100 * i, 1.0), SAMPLE_RATE)
+    for i in range(5):
+        (root / "a" / f"note{i}.txt").write_text(f"transcript {i} of a clip", encoding="utf-8")
+    code, _, _ = run_cli("data", "profile", str(root), "--modality", "audio", "--json", "r.json")
+    document = json.loads(Path("r.json").read_text())
+    assert document["meta"]["modality"] == "audio" and document["meta"]["n_samples"] == 3
+    assert any("text files" in note for note in document["meta"]["notes"])
+    code, out, err = run_cli("data", "profile", str(root), "--modality", "video")
+    assert code == 2 and "video" in out + err
