@@ -48,6 +48,9 @@ class CheckSpec:
     origin: str = "dlqa"  # the distribution that registered it
     # The kinds of context the check applies to (data: "image", "audio", "text"); None: all.
     modalities: frozenset[str] | None = None
+    # Inputs beside the stage's main one that the check reads (data: "reference" for drift,
+    # "reviews" for spot-check verdicts); a run without them leaves the check out.
+    needs: frozenset[str] = frozenset()
 
     def applies_to(self, modality: str | None) -> bool:
         return self.modalities is None or modality is None or modality in self.modalities
@@ -87,12 +90,15 @@ def register_check(
     param_docs: dict[str, str] | None = None,
     level: str = "fail",
     modalities: tuple[str, ...] | None = None,
+    needs: tuple[str, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check function under a stable id ``namespace.name``.
 
     ``stage`` names the stage whose context the check reads (default: the namespace).
     ``modalities`` limits a check to some kinds of data ("image", "audio", "text"): on other
-    data it is not run, and says so when asked for by name.
+    data it is not run, and says so when asked for by name. ``needs`` names inputs beside the
+    stage's main one (the data stage's "reference" dataset): a run without them leaves the
+    check out the same way.
     Parameters come as ``defaults`` (plain values or :class:`dlqa.core.params.Param`) or as a
     pydantic model ``params``; ``param_docs`` documents plain defaults.
     """
@@ -142,6 +148,7 @@ def register_check(
             params_model=build_params_model(check_id, defaults_in, params, level),
             origin=origin.distribution if origin else "dlqa",
             modalities=None if modalities is None else frozenset(modalities),
+            needs=frozenset(needs),
         )
         return func
 

@@ -65,6 +65,11 @@ class StageSpec:
     # The modality of a built context ("image", "audio", "text"); checks registered for other
     # modalities are left out of the run (and say why when asked for by name).
     modality_of: Callable[[Any], str | None] | None = None
+    # The optional inputs a built context has (data: "reference", "reviews"); checks that
+    # need one it lacks are left out of the run (and say why when asked for by name).
+    inputs_of: Callable[[Any], frozenset[str]] | None = None
+    # Input name -> how a user provides it, for the reason of such a skip.
+    input_hints: dict[str, str] = field(default_factory=dict)
     # Evidence kind -> one line of text for an item (terminal, JUnit, pytest).
     evidence_kinds: dict[str, Callable[[Any], str]] = field(default_factory=dict)
     origin: str = "dlqa"

@@ -60,15 +60,41 @@ class Suite:
     def for_modality(self, modality: str | None, *, explicit: bool = False) -> None:
         """Leave out the checks that do not apply to ``modality`` (an image check on audio);
         with ``explicit`` (the user named the checks) they stay, and skip with the reason."""
+        self._leave_out(
+            lambda spec: None
+            if spec.applies_to(modality)
+            else f"applies to {' and '.join(sorted(spec.modalities or ()))} data; "
+            f"this dataset is {modality}",
+            explicit,
+        )
+
+    def for_inputs(
+        self,
+        provided: frozenset[str],
+        hints: dict[str, str] | None = None,
+        *,
+        explicit: bool = False,
+    ) -> None:
+        """Leave out the checks that need an input the run does not have (a drift check
+        without a reference dataset); named explicitly, they skip and say how to provide it."""
+        hints = hints or {}
+
+        def missing(spec: CheckSpec) -> str | None:
+            absent = sorted(spec.needs - provided)
+            if not absent:
+                return None
+            return "; ".join(f"needs {hints.get(name, name)}" for name in absent)
+
+        self._leave_out(missing, explicit)
+
+    def _leave_out(self, reason_of: Callable[[CheckSpec], str | None], explicit: bool) -> None:
         kept = []
         for spec, params in self.entries:
-            if spec.applies_to(modality):
+            reason = reason_of(spec)
+            if reason is None:
                 kept.append((spec, params))
             elif explicit:
-                kinds = " and ".join(sorted(spec.modalities or ()))
-                self.not_applicable[spec.check_id] = (
-                    f"applies to {kinds} data; this dataset is {modality}"
-                )
+                self.not_applicable.setdefault(spec.check_id, reason)
                 kept.append((spec, params))
         self.entries = kept
 

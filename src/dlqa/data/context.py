@@ -141,9 +141,19 @@ class DataProfile:
     def __init__(self, table: pa.Table, source: str = "") -> None:
         self._table: pa.Table | None = table
         self._file: pq.ParquetFile | None = None
+        self._start(source)
+
+    def _start(self, source: str) -> None:
         self.source = source
         self._cache: dict[Any, Any] = {}
         self._codes: dict[str, tuple[list[str], np.ndarray]] = {}
+        # Inputs beside the table that some checks read, None when the run has none:
+        # the reference dataset of the drift checks (a DataProfile),
+        self.reference: DataProfile | None = None
+        # what data.label_errors reads (dlqa.data.label_inputs.LabelModel),
+        self.label_model: Any = None
+        # stored spot-check verdicts on these samples (dlqa.data.review.ReviewVerdicts).
+        self.reviews: Any = None
 
     @classmethod
     def from_parquet(cls, path: Path | str, source: str = "") -> DataProfile:
@@ -151,9 +161,7 @@ class DataProfile:
         profile = cls.__new__(cls)
         profile._table = None
         profile._file = pq.ParquetFile(path)
-        profile.source = source
-        profile._cache = {}
-        profile._codes = {}
+        profile._start(source)
         return profile
 
     # ------------------------------------------------------------------ columns
@@ -173,6 +181,12 @@ class DataProfile:
         metadata; a table without it is an image profile, as every profile was before)."""
         metadata = self.schema.metadata or {}
         return metadata.get(MODALITY_KEY, b"image").decode()
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The optional inputs this profile carries ("reference", "label_model", "reviews")."""
+        names = ("reference", "label_model", "reviews")
+        return frozenset(name for name in names if getattr(self, name) is not None)
 
     def has_column(self, name: str) -> bool:
         return name in self.schema.names

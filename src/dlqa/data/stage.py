@@ -55,6 +55,26 @@ class DataConfig(BaseModel):
     modality: Literal["image", "audio", "text"] | None = Field(
         None, description="what the samples are; default: detected from the files"
     )
+    reference: str | None = Field(
+        None,
+        description="reference dataset for the drift checks: a source (folder tree or "
+        "manifest, relative to dlqa.toml) or a snapshot ('12', 'latest~1')",
+    )
+    label_errors: bool = Field(
+        False,
+        description="find likely label errors with dlqa's own k-fold model (slower: reads "
+        "every sample again for features)",
+    )
+    pred_probs: str | None = Field(
+        None,
+        description="out-of-fold predicted probabilities for data.label_errors (CSV or "
+        "Parquet: an id column and one column per class)",
+    )
+    embeddings: str | None = Field(
+        None,
+        description="per-sample embeddings for data.label_errors (CSV or Parquet: an id "
+        "column and one numeric column per dimension)",
+    )
 
 
 def configured_source(section: DataConfig, base_dir: Path) -> Source | None:
@@ -236,6 +256,13 @@ STAGE = register_stage(
         is_configured=lambda section: bool(section.source),
         after_checks=store_evidence_thumbnails,
         modality_of=lambda profile: profile.modality,
+        inputs_of=lambda profile: profile.inputs,
+        input_hints={
+            "reference": "a reference dataset (dlqa data drift REFERENCE CURRENT, or "
+            '[data] reference = "...")',
+            "reviews": "spot-check verdicts (dlqa data review sample, then dlqa data review "
+            "import FILE)",
+        },
         order=10,
     )
 )

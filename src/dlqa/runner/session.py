@@ -212,6 +212,8 @@ class RunSession(AbstractContextManager["RunSession"]):
     def _run_suite(self, spec: StageSpec, suite: Suite, context: Any, *, explicit: bool) -> None:
         if spec.modality_of is not None:
             suite.for_modality(spec.modality_of(context), explicit=explicit)
+        if spec.inputs_of is not None:
+            suite.for_inputs(spec.inputs_of(context), spec.input_hints, explicit=explicit)
         suite.run(context, on_result=self.add_result)
 
 

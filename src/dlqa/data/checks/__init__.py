@@ -1,5 +1,27 @@
 """Dataset checks. Importing this package registers them (ids ``data.*``)."""
 
-from dlqa.data.checks import audio, balance, duplicates, labels, outliers, samples, text
+from dlqa.data.checks import (
+    audio,
+    balance,
+    drift,
+    duplicates,
+    label_errors,
+    labels,
+    outliers,
+    review,
+    samples,
+    text,
+)
 
-__all__ = ["audio", "balance", "duplicates", "labels", "outliers", "samples", "text"]
+__all__ = [
+    "audio",
+    "balance",
+    "drift",
+    "duplicates",
+    "label_errors",
+    "labels",
+    "outliers",
+    "review",
+    "samples",
+    "text",
+]
