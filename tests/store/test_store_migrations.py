@@ -19,9 +19,9 @@ from dlqa.store import open_store
 from dlqa.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 from dlqa.store.models import Base
 
-HEAD = "0003_uncertainty_provenance"
+HEAD = "0004_reviews"
 
-ALL_TABLES = {"runs", "results", "artifacts", "snapshots"}
+ALL_TABLES = {"runs", "results", "artifacts", "snapshots", "review_samples", "review_verdicts"}
 
 
 def sqlite_url(path: Path) -> str:
@@ -58,7 +58,12 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
-    assert versions == ["0001_initial.py", "0002_snapshots.py", "0003_uncertainty_provenance.py"]
+    assert versions == [
+        "0001_initial.py",
+        "0002_snapshots.py",
+        "0003_uncertainty_provenance.py",
+        "0004_reviews.py",
+    ]
     assert head_revision() == HEAD
 
 
@@ -196,7 +201,7 @@ def test_migrations_render_postgresql_ddl() -> None:
     assert "created_at TIMESTAMP WITH TIME ZONE NOT NULL" in ddl
     assert "config JSON NOT NULL" in ddl
     assert "size BIGINT NOT NULL" in ddl
-    assert "UPDATE alembic_version SET version_num='0003_uncertainty_provenance'" in ddl
+    assert f"UPDATE alembic_version SET version_num='{HEAD}'" in ddl
 
 
 def test_database_from_a_newer_dlqa_is_refused(database_url: str, tmp_path: Path) -> None:

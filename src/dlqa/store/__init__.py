@@ -27,6 +27,12 @@ from dlqa.store.records import (
     RunRecord,
     SnapshotRecord,
 )
+from dlqa.store.reviews import (
+    VERDICTS,
+    NewVerdict,
+    ReviewSampleRecord,
+    VerdictRecord,
+)
 from dlqa.store.store import ARTIFACTS_ENV, Store, artifact_root, open_store
 
 __all__ = [
@@ -43,6 +49,10 @@ __all__ = [
     "SnapshotRecord",
     "Store",
     "UpgradeOutcome",
+    "VERDICTS",
+    "NewVerdict",
+    "ReviewSampleRecord",
+    "VerdictRecord",
     "artifact_root",
     "check_database",
     "default_database_url",

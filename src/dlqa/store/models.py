@@ -136,3 +136,43 @@ class SnapshotRow(Base):
         ForeignKey("artifacts.digest"), nullable=False, index=True
     )
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+
+class ReviewSampleRow(Base):
+    """A drawn spot-check sample: what was drawn from which snapshot, how, and why each sample
+    was in it (``items``: ``{"id", "label", "random", "flagged_by"}``)."""
+
+    __tablename__ = "review_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # 64-bit: seeds are drawn from the whole range numpy accepts.
+    seed: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)  # random draws asked for
+    strata: Mapped[str] = mapped_column(String(255), nullable=False)
+    # stratum -> {"size": samples in it, "drawn": random draws from it}
+    allocation: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    items: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
+
+
+class ReviewVerdictRow(Base):
+    """One reviewer's verdict on one sample. Rows are only ever added: a later verdict on the
+    same sample of the same source supersedes an earlier one, which stays as history."""
+
+    __tablename__ = "review_verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("review_samples.id"), nullable=False, index=True
+    )
+    source: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    # Text, not String(n): an id is a relative path or a manifest cell, of any length.
+    sample_id: Mapped[str] = mapped_column(Text, nullable=False)
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)  # at review time
+    verdict: Mapped[str] = mapped_column(String(16), nullable=False)
+    correct_label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    reviewer: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -30,14 +30,16 @@ from dlqa.store.records import (
     run_record,
     snapshot_record,
 )
+from dlqa.store.reviews import ReviewMethods
 
 ARTIFACTS_ENV = "DLQA_ARTIFACTS"
 SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
 
 
-class Store:
-    """Typed access to one dlqa database and the artifact folder of one project."""
+class Store(ReviewMethods):
+    """Typed access to one dlqa database and the artifact folder of one project (spot-check
+    reviews: :class:`dlqa.store.reviews.ReviewMethods`)."""
 
     def __init__(
         self, engine: Engine, url: str, project_dir: Path, artifact_root: Path | None = None
