@@ -22,9 +22,14 @@ __all__ = [
 
 
 def __getattr__(name: str):  # noqa: ANN202
-    # `dlqa.monitor(model, optimizer)` without importing torch when dlqa is imported.
+    # `dlqa.monitor(model, optimizer)` and `dlqa.check_batches(loader)` without importing
+    # torch when dlqa is imported.
     if name == "monitor":
         from dlqa.train.monitor import monitor
 
         return monitor
+    if name == "check_batches":  # DataLoader batch checks, without importing numpy eagerly
+        from dlqa.data.batches import check_batches
+
+        return check_batches
     raise AttributeError(f"module 'dlqa' has no attribute {name!r}")
