@@ -19,6 +19,14 @@ DATA_CHECK_IDS = {
     "data.sample_rate_mismatch", "data.duration_outliers",
     # text
     "data.empty_text", "data.control_characters", "data.mojibake", "data.extreme_length",
+    # label quality and change
+    "data.label_errors", "data.prior_shift", "data.property_drift", "data.domain_classifier",
+    "data.review_error_rate", "data.confirmed_label_errors",
+}  # fmt: skip
+BATCH_CHECK_IDS = {
+    "data.batch_dtype", "data.batch_shapes", "data.batch_range", "data.batch_finite",
+    "data.batch_labels", "data.batch_class_mix", "data.batch_normalization",
+    "data.batch_preview",
 }  # fmt: skip
 # Checks that judge one modality only; every other data check works on all three.
 ONE_MODALITY = {
@@ -54,7 +62,9 @@ def registered():
 
 
 def test_every_documented_data_check_is_registered():
+    # The DataLoader batch checks (data.batch_*) read the batches stage's context.
     assert {spec.check_id for spec in all_specs("data")} == DATA_CHECK_IDS
+    assert {spec.check_id for spec in all_specs("batches")} == BATCH_CHECK_IDS
     for spec in all_specs("data"):
         assert spec.description and spec.title
         assert set(spec.param_docs) == set(spec.defaults), spec.check_id

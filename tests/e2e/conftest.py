@@ -80,7 +80,8 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 
 def image_check_count() -> int:
-    """How many data checks an image profile runs (the others apply to audio or text)."""
+    """How many data checks a plain image profile runs (the others apply to audio or text, or
+    need an input a plain profile lacks: a drift reference, review verdicts)."""
     from dlqa.core.registry import all_specs
 
-    return sum(spec.applies_to("image") for spec in all_specs("data"))
+    return sum(spec.applies_to("image") and not spec.needs for spec in all_specs("data"))

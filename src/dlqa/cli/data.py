@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,7 +26,8 @@ from dlqa.cli.common import (
     show_report,
     stdout,
 )
-from dlqa.runner import diff_snapshots, run_data_qa
+from dlqa.runner import diff_snapshots, run_data_qa, run_drift
+from dlqa.sources.base import Source
 from dlqa.sources.open import open_source
 
 
@@ -39,55 +41,107 @@ class ModalityChoice(StrEnum):
 
 app = typer.Typer(
     rich_markup_mode="markdown",
-    help="Data QA: profile datasets, keep snapshots, diff them.",
+    help="Data QA: profile datasets, keep snapshots, diff them, compare with a reference.",
     no_args_is_help=True,
 )
 
 
+PathColumnOption = Annotated[
+    str | None, typer.Option(help="Manifest column with file paths [default: path].")
+]
+LabelColumnOption = Annotated[
+    str | None, typer.Option(help="Manifest column with labels [default: label].")
+]
+SplitColumnOption = Annotated[
+    str | None, typer.Option(help="Manifest column with splits [default: split].")
+]
+IdColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Manifest column with sample ids (default: the path; for texts, the 0-based "
+        "row number)."
+    ),
+]
+TextColumnOption = Annotated[
+    str | None,
+    typer.Option(help="Manifest column with each sample's text: profiles a text dataset."),
+]
+ModalityOption = Annotated[
+    ModalityChoice | None,
+    typer.Option(
+        case_sensitive=False, help="What the samples are [default: detected from the files]."
+    ),
+]
+ReportDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder for the reports of this run "
+        "[default: dlqa.toml's report dir, else .dlqa/reports]."
+    ),
+]
+SOURCE_HELP = (
+    "Folder tree (class folders of images, audio clips or .txt files) or a manifest (CSV, "
+    "Parquet, JSONL) with a path or a text column."
+)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The column options of a command, over [data]'s settings."""
+
+    path: str | None
+    label: str | None
+    split: str | None
+    id: str | None
+    text: str | None
+    modality: ModalityChoice | None
+
+    def open(self, section: Any, spec: str | Path) -> Source:
+        return open_source(
+            spec,
+            path_column=self.path or section.path_column,
+            label_column=self.label or section.label_column,
+            split_column=self.split or section.split_column,
+            id_column=self.id or section.id_column,
+            text_column=self.text or section.text_column,
+            modality=self.modality.value if self.modality is not None else section.modality,
+        )
+
+
 @app.command("profile")
 def profile_command(
-    source: Annotated[
-        str,
-        typer.Argument(
-            help="Folder tree (class folders of images, audio clips or .txt files) or a "
-            "manifest (CSV, Parquet, JSONL) with a path or a text column."
-        ),
-    ],
-    path_column: Annotated[
-        str | None, typer.Option(help="Manifest column with file paths [default: path].")
-    ] = None,
-    label_column: Annotated[
-        str | None, typer.Option(help="Manifest column with labels [default: label].")
-    ] = None,
-    split_column: Annotated[
-        str | None, typer.Option(help="Manifest column with splits [default: split].")
-    ] = None,
-    id_column: Annotated[
-        str | None,
+    source: Annotated[str, typer.Argument(help=SOURCE_HELP)],
+    path_column: PathColumnOption = None,
+    label_column: LabelColumnOption = None,
+    split_column: SplitColumnOption = None,
+    id_column: IdColumnOption = None,
+    text_column: TextColumnOption = None,
+    modality: ModalityOption = None,
+    pred_probs: Annotated[
+        Path | None,
         typer.Option(
-            help="Manifest column with sample ids (default: the path; for texts, the 0-based "
-            "row number)."
+            help="Out-of-fold predicted probabilities for data.label_errors: CSV or Parquet "
+            "with an `id` column (the sample ids dlqa reports) and one column per class.",
         ),
     ] = None,
-    text_column: Annotated[
-        str | None,
-        typer.Option(help="Manifest column with each sample's text: profiles a text dataset."),
-    ] = None,
-    modality: Annotated[
-        ModalityChoice | None,
+    embeddings: Annotated[
+        Path | None,
         typer.Option(
-            case_sensitive=False,
-            help="What the samples are [default: detected from the files].",
+            help="Per-sample embeddings (CSV or Parquet: `id` and one column per dimension) "
+            "for data.label_errors: dlqa fits its k-fold model on them.",
+        ),
+    ] = None,
+    label_errors: Annotated[
+        bool | None,
+        typer.Option(
+            "--label-errors/--no-label-errors",
+            help="Find likely label errors with dlqa's own k-fold model on features it "
+            "extracts (reads every sample again) [default: dlqa.toml's [data] label_errors].",
+            show_default=False,
         ),
     ] = None,
     config: OptionalConfigOption = None,
-    report_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder for the reports of this run "
-            "[default: dlqa.toml's report dir, else .dlqa/reports]."
-        ),
-    ] = None,
+    report_dir: ReportDirOption = None,
     db: DbOption = None,
     workers: WorkersOption = None,
     json_path: JsonOption = None,
@@ -101,19 +155,76 @@ def profile_command(
     Exit code 0 when every gate passes, 1 when one fails, 2 on bad input, 130 on Ctrl-C.
     """
     settings = load_project_config(config)
-    section = settings.data
-    data_source = open_source(
-        source,
-        path_column=path_column or section.path_column,
-        label_column=label_column or section.label_column,
-        split_column=split_column or section.split_column,
-        id_column=id_column or section.id_column,
-        text_column=text_column or section.text_column,
-        modality=modality.value if modality is not None else section.modality,
-    )
+    columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
+    data_source = columns.open(settings.data, source)
+    inputs: dict[str, Any] = {"pred_probs": pred_probs, "embeddings": embeddings}
+    if label_errors is not None:
+        inputs["label_errors"] = label_errors
     with progress_bars(quiet=quiet) as progress:
         run = run_data_qa(
             data_source,
+            config=settings,
+            db=db,
+            workers=workers,
+            progress=progress,
+            allow_inconclusive=allow_inconclusive,
+            report_dir=report_dir,
+            formats=None,
+            explicit_reports={"json": json_path, "html": html, "junit": junit},
+            inputs={key: value for key, value in inputs.items() if value is not None},
+        )
+    show_report(run.report, run.written, quiet=quiet)
+    raise typer.Exit(run.exit_code)
+
+
+@app.command("drift")
+def drift_command(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="The reference dataset (training data): a folder or manifest, or a stored "
+            "snapshot (an id, 'latest~N')."
+        ),
+    ],
+    current: Annotated[
+        str,
+        typer.Argument(
+            help="The dataset to compare with it (a production sample): a folder or "
+            "manifest, or a stored snapshot."
+        ),
+    ],
+    path_column: PathColumnOption = None,
+    label_column: LabelColumnOption = None,
+    split_column: SplitColumnOption = None,
+    id_column: IdColumnOption = None,
+    text_column: TextColumnOption = None,
+    modality: ModalityOption = None,
+    config: OptionalConfigOption = None,
+    report_dir: ReportDirOption = None,
+    db: DbOption = None,
+    workers: WorkersOption = None,
+    json_path: JsonOption = None,
+    html: HtmlOption = None,
+    junit: JunitOption = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Has the data drifted? Class priors, per-property distributions (judged by effect
+    size) and a domain classifier, CURRENT against REFERENCE.
+
+    Exit code 0 when nothing drifted, 1 when a drift gate failed, 2 on bad input.
+    """
+    settings = load_project_config(config)
+    columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
+    # An existing path is a dataset to profile; anything else names a stored snapshot.
+    sides = [
+        columns.open(settings.data, spec) if Path(spec).expanduser().exists() else spec
+        for spec in (reference, current)
+    ]
+    with progress_bars(quiet=quiet) as progress:
+        run = run_drift(
+            sides[0],
+            sides[1],
             config=settings,
             db=db,
             workers=workers,
@@ -231,3 +342,8 @@ def _print_diff(old, new, diff, limit: int) -> None:  # noqa: ANN001
             stdout.print(f"    new: {_preview(issue['new'], limit)}", highlight=False)
         if issue["fixed"]:
             stdout.print(f"  fixed: {_preview(issue['fixed'], limit)}", highlight=False)
+
+
+from dlqa.cli.review import app as review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")

@@ -7,7 +7,6 @@ Registered through the ``dlqa.stages`` entry point ``data``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,9 +18,14 @@ from dlqa.core.stages import StageRun, StageSpec, register_stage
 from dlqa.data.checks.balance import class_counts
 from dlqa.data.context import DataProfile
 from dlqa.data.modalities import modality_of
-from dlqa.data.profile import profile_source
 from dlqa.data.snapshots import dataset_fingerprint, snapshot_summary
-from dlqa.execute import get_executor
+from dlqa.data.stage_inputs import (
+    attach_label_model,
+    attach_reviews,
+    open_configured_path,
+    profile_into_store,
+    reference_profile,
+)
 from dlqa.report.audio_media import (
     AUDIO_PREVIEW_MEDIA_TYPE,
     WAVEFORM_MEDIA_TYPE,
@@ -32,9 +36,7 @@ from dlqa.report.media_types import audio_media_type
 from dlqa.report.plots import histogram_bins
 from dlqa.report.thumbnails import array_thumbnail, make_thumbnail
 from dlqa.sources.base import Sample, Source
-from dlqa.sources.open import open_source
 
-PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 THUMBNAIL_MEDIA_TYPE = "image/jpeg"
 THUMBNAILS_PER_EVIDENCE = 24
 
@@ -82,56 +84,57 @@ def configured_source(section: DataConfig, base_dir: Path) -> Source | None:
     if not section.source:
         return None
     path = Path(section.source).expanduser()
-    return open_source(
-        path if path.is_absolute() else base_dir / path,
-        path_column=section.path_column,
-        label_column=section.label_column,
-        split_column=section.split_column,
-        id_column=section.id_column,
-        text_column=section.text_column,
-        modality=section.modality,
-    )
+    return open_configured_path(section, path if path.is_absolute() else base_dir / path)
 
 
 def build_data_context(run: StageRun) -> DataProfile:
     """Profile the source (given by the command, else ``[data] source``), store the per-sample
-    table as an artifact and a snapshot of it, and leave the report parts on ``run``."""
-    source: Source | None = run.inputs.get("source") or configured_source(
-        run.section, run.config.base_dir
-    )
-    if source is None:
-        raise UsageError("no data source to profile", hint='set [data] source = "..."')
-    store = run.store
-    staging = store.artifacts.root.parent / "tmp"
-    staging.mkdir(parents=True, exist_ok=True)
-    advance = run.progress(len(source), "Profiling")
-    with tempfile.TemporaryDirectory(dir=staging) as tmp:
-        table = Path(tmp) / "profile.parquet"
-        with get_executor(run.workers) as executor:
-            info = profile_source(source, table, executor=executor, on_progress=advance)
-        digest = store.artifacts.put_file(table, PARQUET_MEDIA_TYPE)
-    profile = DataProfile.from_parquet(store.artifacts.path(digest), source=source.root)
-    fingerprint = dataset_fingerprint(profile)
-    skipped = list(getattr(source, "skipped", []))
-    snapshot_id = store.add_snapshot(
-        run.run_id, source.root, fingerprint, profile.n, digest, snapshot_summary(profile)
-    )
-    run.report_parts.update(
-        meta={
+    table as an artifact and a snapshot of it, and leave the report parts on ``run``. A
+    profile handed over as ``inputs["profile"]`` (a stored snapshot) is used as it is. The
+    profile then carries what other checks read beside it: the drift reference, the label
+    model, the stored review verdicts."""
+    given: DataProfile | None = run.inputs.get("profile")
+    source: Source | None = None
+    if given is not None:
+        profile = given
+        meta = {"source": profile.source, "source_kind": "snapshot"}
+        meta.update(run.inputs.get("snapshot_meta", {}))
+        worker_deaths: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+    else:
+        source = run.inputs.get("source") or configured_source(run.section, run.config.base_dir)
+        if source is None:
+            raise UsageError("no data source to profile", hint='set [data] source = "..."')
+        profile, digest, info = profile_into_store(source, run)
+        fingerprint = dataset_fingerprint(profile)
+        skipped = list(getattr(source, "skipped", []))
+        worker_deaths = info.worker_deaths
+        snapshot_id = run.store.add_snapshot(
+            run.run_id, source.root, fingerprint, profile.n, digest, snapshot_summary(profile)
+        )
+        meta = {
             "source": source.root,
             "source_kind": source.kind,
-            "modality": profile.modality,
-            "n_samples": profile.n,
             "fingerprint": fingerprint,
             "snapshot_id": snapshot_id,
             "table_artifact": digest,
+        }
+    profile.reference = reference_profile(run, profile)
+    attach_label_model(profile, source, run, run.progress)
+    attach_reviews(profile, run)
+    run.report_parts.update(
+        meta={
+            **meta,
+            "modality": profile.modality,
+            "n_samples": profile.n,
             "workers": run.workers or os.cpu_count(),
             # Folder entries not read as samples (directory symlinks out of the root, cycles,
             # files of another modality).
             "skipped": skipped,
             # Samples on which a worker process died (a decoder segfault, the OOM killer).
-            "worker_deaths": info.worker_deaths,
-            "notes": _notes(skipped, info.worker_deaths),
+            "worker_deaths": worker_deaths,
+            "notes": _notes(skipped, worker_deaths),
+            **({"reference": profile.reference.source} if profile.reference else {}),
         },
         class_counts=class_counts(profile),
         histograms=_histograms(profile),

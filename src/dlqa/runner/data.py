@@ -29,11 +29,14 @@ def run_data_qa(
     report_dir: Path | None = None,
     formats: tuple[str, ...] | list[str] | None = (),
     explicit_reports: dict[str, Path | None] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> RunSession:
     """Profile ``source``, run the data checks, store the snapshot and every result.
 
     ``config`` (a loaded dlqa.toml) supplies the store, gates and report settings; ``gates``
-    overrides its gates. Returns the closed session (``exit_code``, ``report``, ``results``).
+    overrides its gates. ``inputs`` adds what the data stage reads beside the source
+    (``pred_probs``, ``embeddings``, ``label_errors``, ``reference``), over ``[data]``.
+    Returns the closed session (``exit_code``, ``report``, ``results``).
     """
     config = config or default_config()
     if gates is not None:
@@ -52,7 +55,7 @@ def run_data_qa(
         explicit_reports=explicit_reports,
     )
     with session:
-        session.run_stage("data", {"source": source})
+        session.run_stage("data", {**(inputs or {}), "source": source})
     return session
 
 

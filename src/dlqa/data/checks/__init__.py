@@ -3,6 +3,7 @@
 from dlqa.data.checks import (
     audio,
     balance,
+    batches,
     drift,
     duplicates,
     label_errors,
@@ -16,6 +17,7 @@ from dlqa.data.checks import (
 __all__ = [
     "audio",
     "balance",
+    "batches",
     "drift",
     "duplicates",
     "label_errors",
