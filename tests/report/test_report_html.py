@@ -367,3 +367,21 @@ def test_incomplete_run_gets_a_banner(full_report: Report) -> None:
     assert html.index("banner incomplete") < html.index("<h1>")  # first thing on the page
     assert '<p class="verdict failed">' in html  # a partial pass is not shown green
     assert "all gates passed" not in html
+
+
+def test_a_passing_result_shows_its_table_or_picture_but_not_a_list_of_samples() -> None:
+    table = CheckResult(
+        "labels.agreement",
+        Status.PASS,
+        "annotators agree",
+        evidence=[Evidence("table", [{"annotator": "ana", "agreement": 0.97}], 1)],
+    )
+    listed = CheckResult(
+        "data.label_errors", Status.PASS, "2 suspects", evidence=[Evidence("samples", ["a"], 1)]
+    )
+    report = Report("t", "check", "2024-01-01T00:00:00Z", [table, listed], 0)
+    context = build_context(report, charts=False)
+    assert context["sections"] == []
+    assert [s["key"] for s in context["passed_sections"]] == ["labels.agreement"]
+    html = render_html(report, charts=False)
+    assert "Passed, with evidence to look at" in html and "Findings" not in html

@@ -34,11 +34,6 @@ def _after_checks(context: Any, results: list[Any], run: StageRun) -> None:
     run.report_parts["meta"] = context.meta()
 
 
-def _describe_image(item: Any) -> str:
-    # Text views (terminal, JUnit, pytest) show the caption, never the base64 picture.
-    return str(item.get("caption", "image")) if isinstance(item, dict) else "image"
-
-
 STAGE = register_stage(
     StageSpec(
         name="batches",
@@ -47,6 +42,5 @@ STAGE = register_stage(
         after_checks=_after_checks,
         order=12,
         check_order=CHECK_IDS,
-        evidence_kinds={"image": _describe_image},
     )
 )

@@ -35,7 +35,9 @@ class EvidenceKind:
 
     describe: Callable[[Any], str]  # one item as one line of plain text
     # The HTML layout: "samples", "pairs", "groups" (thumbnail tiles), "table" (rows of dicts,
-    # else text), "log" (preformatted lines) or "text" (one described line per item).
+    # else text), "log" (preformatted lines), "histograms" (overlaid reference/current
+    # histograms), "image" (an embedded picture with its caption) or "text" (one described
+    # line per item).
     layout: str
     html_items: int  # how many items the HTML shows (tiles cost more room than lines)
 
@@ -121,6 +123,28 @@ def _describe_named(item: Any) -> str:
     return f"{item[name_key]}: {rest}" if rest else str(item[name_key])
 
 
+def _describe_histogram(item: Any) -> str:
+    """A "histograms" item (one property's reference and current counts) as its name and
+    the distances, never its bins."""
+    if not isinstance(item, dict) or "property" not in item:
+        return _describe_row(item)
+    numbers = [
+        f"{label} {format_number(item[key])}"
+        for key, label in (("wasserstein", "W"), ("psi", "PSI"), ("changed_fraction", "changed"))
+        if isinstance(item.get(key), (int, float)) and not isinstance(item.get(key), bool)
+    ]
+    line = f"{item['property']}: reference vs current"
+    return f"{line} ({', '.join(numbers)})" if numbers else line
+
+
+def _describe_image(item: Any) -> str:
+    """An "image" item as its caption: the data URI is the picture, not text to print."""
+    if isinstance(item, dict):
+        caption = item.get("caption")
+        return f"image: {caption}" if caption else "image"
+    return describe_any(item)
+
+
 EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     "samples": EvidenceKind(_describe_sample, "samples", 12),
     "pairs": EvidenceKind(_describe_pair, "pairs", 6),
@@ -129,6 +153,10 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     "parameters": EvidenceKind(_describe_named, "table", 20),
     "inputs": EvidenceKind(_describe_named, "table", 20),
     "log": EvidenceKind(describe_any, "log", 40),
+    # Overlaid reference/current histograms of drifted properties (an SVG each).
+    "histograms": EvidenceKind(_describe_histogram, "histograms", 8),
+    # A picture made by a check (a preview grid): {"caption", "data_uri"}, PNG or JPEG only.
+    "image": EvidenceKind(_describe_image, "image", 4),
 }
 # Kinds nobody registered: rows of dicts still make a table, anything else one line each.
 FALLBACK_KIND = EvidenceKind(_describe_row, "table", 20)

@@ -42,6 +42,9 @@ __all__ = ["MAX_THUMBNAILS_PER_RESULT", "build_context", "render_html", "write_h
 
 HEADER_META_KEYS = ("source", "n_samples", "fingerprint", "snapshot_id", "run_id")
 SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
+# A passing result still gets a section when its evidence is something to look at rather than
+# a list of problems: a preview grid, an agreement table, overlaid histograms.
+SHOWN_WHEN_PASSING = frozenset({"image", "table", "histograms"})
 
 _TEMPLATE_NAME = "report.html.j2"
 
@@ -84,8 +87,12 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
     allow = report.allow_inconclusive
     rows = []
     sections = []
+    passed_sections = []
     for index, result in enumerate(report.results):
-        has_section = result.status in SECTION_STATUSES
+        shown_passing = result.status is Status.PASS and any(
+            evidence.kind in SHOWN_WHEN_PASSING for evidence in result.evidence
+        )
+        has_section = result.status in SECTION_STATUSES or shown_passing
         rows.append(
             {
                 "anchor": f"result-{index}" if has_section else "",
@@ -97,7 +104,8 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
             }
         )
         if has_section:
-            sections.append(_result_view(index, result, media, allow))
+            view = _result_view(index, result, media, allow)
+            (passed_sections if shown_passing else sections).append(view)
 
     balance_svg = None
     histograms: dict[str, str] = {}
@@ -127,6 +135,7 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
         "other_meta": json_text(other_meta) if other_meta else "",
         "rows": rows,
         "sections": sections,
+        "passed_sections": passed_sections,
         "balance_svg": balance_svg,
         "class_counts": report.class_counts,
         "histograms": histograms,

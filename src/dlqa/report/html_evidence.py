@@ -8,14 +8,18 @@ escaped control character). Which layout a kind gets comes from ``dlqa.report.ev
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import Evidence
 from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
-from dlqa.report.media_types import audio_data_uri, image_data_uri, png_size
+from dlqa.report.histogram_svg import overlaid_histogram_svg
+from dlqa.report.media_types import audio_data_uri, image_data_uri, image_media_type, png_size
 from dlqa.report.snippets import cut, pair_runs, pair_texts, snippet_runs, snippet_text
 from dlqa.report.text import format_number
 
@@ -27,6 +31,10 @@ MAX_TEXT_CHARS = 400
 EMPTY_TEXT_MARK = "(empty text)"
 # A snippet is cut to this many characters before it is shown (the data stage keeps ~200).
 MAX_SNIPPET_CHARS = 240
+# An "image" item's picture: a base64 data URI of PNG or JPEG, nothing else (no remote URL,
+# no SVG, which can carry script), and not larger than this.
+_IMAGE_URI = re.compile(r"data:(image/png|image/jpeg);base64,([A-Za-z0-9+/]+={0,2})")
+MAX_IMAGE_URI_CHARS = 8_000_000
 # Sample keys the tile shows in its own place; any other key is listed as JSON.
 _SAMPLE_KEYS = frozenset({"id", "label", "split", "value", "reason", "text"})
 
@@ -74,6 +82,10 @@ class MediaBudget:
             return None
         self._left -= 1
         return uri
+
+    def take_uri(self, uri: str | None) -> str | None:
+        """An embedded picture that is not a sample's (a check's own image evidence)."""
+        return self._take(uri)
 
     def take(self, sample_id: str) -> dict[str, Any]:
         """The tile fields of a sample's media: ``thumb``, ``strip`` and ``audio``."""
@@ -185,7 +197,50 @@ def _table_view(rows: list[Any]) -> dict[str, Any] | None:
     return {"columns": columns, "rows": cells}
 
 
-# The tile layouts; "table", "log" and "text" are built in evidence_view.
+def safe_image_uri(uri: Any) -> str | None:
+    """``uri`` when it is a base64 ``data:image/png`` or ``data:image/jpeg`` URI whose bytes
+    are what it says; None for anything else (a remote URL, ``javascript:``, SVG, a GIF
+    calling itself a PNG): the report embeds only pictures it can vouch for, and never
+    makes the reader's browser fetch anything."""
+    if not isinstance(uri, str) or len(uri) > MAX_IMAGE_URI_CHARS:
+        return None
+    match = _IMAGE_URI.fullmatch(uri)
+    if match is None:
+        return None
+    try:
+        head = base64.b64decode(match.group(2)[:32], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return uri if image_media_type(head) == match.group(1) else None
+
+
+def _image_view(item: Any, budget: MediaBudget) -> dict[str, Any]:
+    caption = item.get("caption") if isinstance(item, dict) else None
+    caption = "" if caption is None else str(caption)
+    uri = safe_image_uri(item.get("data_uri") if isinstance(item, dict) else None)
+    if uri is None:
+        return {
+            "caption": caption,
+            "refused": "not shown: only PNG or JPEG data URIs are embedded in the report",
+        }
+    embedded = budget.take_uri(uri)
+    if embedded is None:
+        return {"caption": caption, "refused": "not shown: this result's images are at their limit"}
+    return {"caption": caption, "src": embedded}
+
+
+def _histogram_view(item: Any) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    svg = overlaid_histogram_svg(item)
+    if svg is None:
+        return {"raw": json_text(item)}  # not drawable: shown as data, never dropped
+    # Our own SVG: numbers we format and text that histogram_svg escapes.
+    return {"svg": Markup(svg)}
+
+
+# The tile layouts; "table", "log", "histograms", "image" and "text" are built in
+# evidence_view.
 _TILE_BUILDERS = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
 
 
@@ -207,6 +262,12 @@ def evidence_view(evidence: Evidence, budget: MediaBudget) -> dict[str, Any]:
         if table is not None:
             view.update(layout="table", table=table)
             return view
+    if spec.layout == "histograms":
+        view.update(layout="histograms", entries=[_histogram_view(item) for item in top])
+        return view
+    if spec.layout == "image":
+        view.update(layout="image", entries=[_image_view(item, budget) for item in top])
+        return view
     if spec.layout == "log":
         view.update(layout="log", text="\n".join(str(item) for item in top))
         return view
