@@ -120,7 +120,7 @@ def build_data_context(run: StageRun) -> DataProfile:
             "table_artifact": digest,
         }
     profile.reference = reference_profile(run, profile)
-    attach_label_model(profile, source, run, run.progress)
+    attach_label_model(profile, source, run)
     attach_reviews(profile, run)
     run.report_parts.update(
         meta={

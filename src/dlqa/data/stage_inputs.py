@@ -8,7 +8,6 @@ are relative to it, paths on the command line to the working directory.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,25 +106,28 @@ def _unknown_reference(spec: str | Path) -> DataProfile:
     )
 
 
-def attach_label_model(
-    profile: DataProfile, source: Source | None, run: StageRun, on_progress: Callable | None
-) -> None:
+def attach_label_model(profile: DataProfile, source: Source | None, run: StageRun) -> None:
     """Give ``data.label_errors`` its probabilities: a file of the user's, or dlqa's own
     k-fold model on features it extracts (only when asked: it reads every sample again)."""
     pred_probs = _path_input(run, "pred_probs")
     embeddings = _path_input(run, "embeddings")
-    own_model = bool(run.inputs.get("label_errors", run.section.label_errors))
+    # A stored snapshot has no samples to read features from.
+    own_model = source is not None and bool(
+        run.inputs.get("label_errors", run.section.label_errors)
+    )
     if pred_probs is None and embeddings is None and not own_model:
         return
+    # Imported here: scikit-learn's model code loads only for runs that ask for it.
     from dlqa.data.label_inputs import build_label_model
 
+    reads_samples = own_model and pred_probs is None
     profile.label_model = build_label_model(
         profile,
         source,
         pred_probs=pred_probs,
         embeddings=embeddings,
         own_model=own_model,
-        on_progress=on_progress,
+        on_progress=run.progress(len(source), "Label features") if reads_samples else None,
     )
 
 

@@ -54,7 +54,8 @@ def run_drift(
         explicit_reports=explicit_reports,
     )
     with session:
-        inputs: dict[str, Any] = {"reference": reference}
+        # Only the drift checks run: no label model to fit for data.label_errors.
+        inputs: dict[str, Any] = {"reference": reference, "label_errors": False}
         if isinstance(current, str):
             snapshot = session.store.get_snapshot(current)
             inputs["profile"] = DataProfile.from_parquet(
