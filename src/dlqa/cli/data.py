@@ -132,14 +132,13 @@ def profile_command(
         ),
     ] = None,
     label_errors: Annotated[
-        bool | None,
+        bool,
         typer.Option(
-            "--label-errors/--no-label-errors",
+            "--label-errors",
             help="Find likely label errors with dlqa's own k-fold model on features it "
-            "extracts (reads every sample again) [default: dlqa.toml's [data] label_errors].",
-            show_default=False,
+            "extracts (reads every sample again; or [data] label_errors = true).",
         ),
-    ] = None,
+    ] = False,
     config: OptionalConfigOption = None,
     report_dir: ReportDirOption = None,
     db: DbOption = None,
@@ -158,8 +157,8 @@ def profile_command(
     columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
     data_source = columns.open(settings.data, source)
     inputs: dict[str, Any] = {"pred_probs": pred_probs, "embeddings": embeddings}
-    if label_errors is not None:
-        inputs["label_errors"] = label_errors
+    if label_errors:  # else [data] label_errors decides
+        inputs["label_errors"] = True
     with progress_bars(quiet=quiet) as progress:
         run = run_data_qa(
             data_source,
