@@ -11,6 +11,7 @@ from scipy import sparse
 from dlqa.data.label_features import (
     extract_features,
     mel_filterbank,
+    neighbour_vote,
     out_of_fold_probs,
 )
 from dlqa.sources.base import Sample
@@ -134,3 +135,13 @@ def test_probabilities_are_out_of_fold() -> None:
 def test_no_model_without_two_classes() -> None:
     probs = out_of_fold_probs(np.ones((10, 2)), np.zeros(10, dtype=int), 1)
     assert np.isnan(probs).all()
+
+
+def test_neighbour_vote_skips_rows_without_features() -> None:
+    features = np.repeat(np.eye(3), 4, axis=0)
+    features[0] = np.nan
+    labels = np.repeat(np.arange(3), 4)
+    usable, local, agreeing = neighbour_vote(features, np.arange(12), labels, 3, 3)
+    assert not usable[0] and usable[1:].all()
+    assert local.shape == (11, 3) and agreeing.shape == (11,)
+    assert neighbour_vote(features[:3], np.arange(3), labels[:3], 3, 3) is None

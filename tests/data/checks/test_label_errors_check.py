@@ -133,3 +133,28 @@ def test_neighbours_join_the_vote(make_profile) -> None:
     assert all(0 <= item["score"] < 0.5 for item in items)
     with pytest.raises(ConfigError):
         run(profile, neighbours=0)
+
+
+def test_a_weak_model_on_clean_labels_is_inconclusive(make_profile) -> None:
+    """An overconfident weak model (out-of-fold accuracy ~0.56) on right labels: the plain
+    estimate says ~9 %, the trend says it is the model's weakness, so (almost) nothing is
+    flagged and the summary says the rest is inconclusive."""
+    from dlqa.data.label_features import out_of_fold_probs
+
+    sizes = (180, 150, 50, 50, 25, 20, 20, 15, 12, 10)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, 0.25, (len(sizes), 40))
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    features = centres[truth] + rng.normal(0, 1, (len(truth), 40))
+    names = [f"c{j}" for j in range(len(sizes))]
+    profile = make_profile(
+        [{"sample_id": f"s{i:03d}", "label": names[c]} for i, c in enumerate(truth)]
+    )
+    probs = out_of_fold_probs(features, truth, len(sizes), seed=3)
+    profile.label_model = LabelModel(probs, names, "probabilities from pred.csv")
+    result = run(profile)
+    assert result.status is Status.PASS
+    assert result.details["count"] <= 0.02 * len(truth)
+    assert result.details["weak_model_correction"] is True
+    assert result.details["plain_estimate"] > 0.05 * len(truth)
+    assert "inconclusive" in result.summary and "weak model" in result.summary
