@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pytest
 import soundfile as sf
 
+import dlqa.demo.audio_part as audio_module
 from dlqa.data.audio_fingerprint import audio_fingerprint
 from dlqa.data.audio_near_search import AUDIO_NEAR_PARAMS, find_audio_near_pairs
 from dlqa.data.context import DataProfile
@@ -25,14 +27,40 @@ from dlqa.demo.audio_part import (
 )
 
 COPY_PROBLEMS = ("exact_duplicates", "near_duplicate")
+# Two planted clips of their own, copies of nothing: each id is a planted file.
+TWO_FILE_PROBLEMS = ("label_error",)
 FULL_SCALE = 32767
 EDGE = SAMPLE_RATE // 100  # 10 ms
 ONSET = SAMPLE_RATE // 200  # 5 ms: fade-ins are at least 30 ms long
 
 
+@dataclass(frozen=True)
+class RecordedBuild:
+    part: AudioPart
+    synthesised: dict[bytes, str]  # int16 samples the synthesiser returned -> its class
+
+
 @pytest.fixture(scope="module")
-def part(tmp_path_factory: pytest.TempPathFactory) -> AudioPart:
-    return build_audio_part(tmp_path_factory.mktemp("audio"), seed=0)
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedBuild:
+    """The default build, with the class of every clip synthesised recorded (the recorder only
+    looks at what the synthesiser is asked for and returns: nothing else changes)."""
+    synthesised: dict[bytes, str] = {}
+    synthesise = audio_module._synthesise
+
+    def recording(rng: np.random.Generator, class_name: str) -> np.ndarray:
+        samples = synthesise(rng, class_name)
+        synthesised[samples.tobytes()] = class_name
+        return samples
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audio_module, "_synthesise", recording)
+        part = build_audio_part(tmp_path_factory.mktemp("audio"), seed=0)
+    return RecordedBuild(part=part, synthesised=synthesised)
+
+
+@pytest.fixture(scope="module")
+def part(recorded: RecordedBuild) -> AudioPart:
+    return recorded.part
 
 
 def all_ids(folder: Path) -> list[str]:
@@ -40,7 +68,12 @@ def all_ids(folder: Path) -> list[str]:
 
 
 def planted_files(part: AudioPart) -> set[str]:
-    return {ids[0] for ids in part.planted.values()}
+    """Every file a plant added: the copy of a pair, or each id of any other problem."""
+    return {
+        sample_id
+        for problem, ids in part.planted.items()
+        for sample_id in (ids[:1] if problem in COPY_PROBLEMS else ids)
+    }
 
 
 def ordinary_ids(part: AudioPart) -> list[str]:
@@ -74,7 +107,8 @@ def test_layout_is_split_class_folders_of_wav(part: AudioPart) -> None:
 
 
 def test_ordinary_clips_are_unremarkable(part: AudioPart) -> None:
-    for sample_id in ordinary_ids(part):
+    # The label errors are ordinary clips too: only the folder they sit in is wrong.
+    for sample_id in ordinary_ids(part) + part.planted["label_error"]:
         samples = read(part, sample_id)
         loud = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
         assert DURATION_S[0] <= len(samples) / SAMPLE_RATE <= DURATION_S[1], sample_id
@@ -91,9 +125,9 @@ def test_planted_keys_and_ids_exist(part: AudioPart) -> None:
 
     assert tuple(part.planted) == AUDIO_PLANTED_PROBLEMS
     for problem, ids in part.planted.items():
-        assert len(ids) == (2 if problem in COPY_PROBLEMS else 1)
+        assert len(ids) == (2 if problem in COPY_PROBLEMS + TWO_FILE_PROBLEMS else 1)
         assert set(ids) <= existing
-    assert len(planted_files(part)) == len(AUDIO_PLANTED_PROBLEMS)
+    assert len(planted_files(part)) == len(AUDIO_PLANTED_PROBLEMS) + len(TWO_FILE_PROBLEMS)
 
 
 def test_near_silent_clip_is_below_minus_60_dbfs(part: AudioPart) -> None:
@@ -138,6 +172,29 @@ def test_near_duplicate_is_the_original_6_db_quieter(part: AudioPart) -> None:
     expected = loud.astype(np.float64) * 10 ** (GAIN_CHANGE_DB / 20)
     assert np.abs(quiet - expected).max() <= 1.0  # one rounding step
     assert dbfs(quiet) == pytest.approx(dbfs(loud) + GAIN_CHANGE_DB, abs=0.05)
+
+
+def test_label_errors_are_a_chirp_filed_as_noise_burst_and_a_burst_filed_as_tone(
+    recorded: RecordedBuild,
+) -> None:
+    part = recorded.part
+    chirp, burst = part.planted["label_error"]
+
+    assert chirp.split("/")[:2] == ["train", "noise_burst"] and chirp.endswith(".wav")
+    assert burst.split("/")[:2] == ["train", "tone"] and burst.endswith(".wav")
+    assert recorded.synthesised[read(part, chirp).tobytes()] == "chirp"
+    assert recorded.synthesised[read(part, burst).tobytes()] == "noise_burst"
+
+
+def test_label_errors_copy_no_file(part: AudioPart) -> None:
+    everything = all_ids(part.folder)
+    digests = {i: hashlib.sha256((part.folder / i).read_bytes()).digest() for i in everything}
+    decoded = {i: read(part, i).tobytes() for i in everything}
+
+    for sample_id in part.planted["label_error"]:
+        assert sum(d == digests[sample_id] for d in digests.values()) == 1, sample_id
+        assert sum(d == decoded[sample_id] for d in decoded.values()) == 1, sample_id
+    # Nor near any clip: see test_only_the_planted_copies_are_near_duplicates.
 
 
 def near_pairs(part: AudioPart, ids: list[str]) -> set[tuple[str, str]]:

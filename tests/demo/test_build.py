@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 from scipy.ndimage import laplace
+from sklearn.datasets import load_digits
 
+import dlqa.demo.build as build_module
 from dlqa.core.errors import UsageError
 from dlqa.data.crop_hashes import find_near_duplicate_samples
 from dlqa.data.probes.phash import center_hash, perceptual_hash
@@ -21,15 +24,42 @@ from dlqa.demo import (
     build_demo_project,
     demo_config_text,
 )
+from dlqa.demo.digit_render import DistinctRenderer
 from dlqa.sources import FolderSource
 
 PAIR_PROBLEMS = ("mislabeled", "exact_duplicates", "near_duplicate", "split_leakage")
+# Two planted files of their own, copies of nothing: each id is a planted file.
+TWO_FILE_PROBLEMS = ("label_error",)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@dataclass(frozen=True)
+class RecordedBuild:
+    demo: DemoProject
+    rendered: dict[bytes, np.ndarray]  # file bytes the renderer returned -> the 8x8 digit drawn
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoProject:
-    return build_demo_project(tmp_path_factory.mktemp("demo"), seed=0)
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedBuild:
+    """The default build, with every digit the renderer draws recorded (nothing else changes:
+    the recorder only looks at what the renderer is asked for and returns)."""
+    rendered: dict[bytes, np.ndarray] = {}
+
+    class RecordingRenderer(DistinctRenderer):
+        def render(self, digit: np.ndarray, *, as_png: bool, darken: bool = False) -> bytes:
+            content = super().render(digit, as_png=as_png, darken=darken)
+            rendered[content] = np.array(digit, copy=True)
+            return content
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build_module, "DistinctRenderer", RecordingRenderer)
+        demo = build_demo_project(tmp_path_factory.mktemp("demo"), seed=0)
+    return RecordedBuild(demo=demo, rendered=rendered)
+
+
+@pytest.fixture(scope="module")
+def demo(recorded: RecordedBuild) -> DemoProject:
+    return recorded.demo
 
 
 def all_sample_ids(data_dir: Path) -> list[str]:
@@ -37,7 +67,12 @@ def all_sample_ids(data_dir: Path) -> list[str]:
 
 
 def planted_files(demo: DemoProject) -> set[str]:
-    return {ids[0] for ids in demo.planted.values()}
+    """Every file a plant added: the copy of a pair, or each id of any other problem."""
+    return {
+        sample_id
+        for problem, ids in demo.planted.items()
+        for sample_id in (ids[:1] if problem in PAIR_PROBLEMS else ids)
+    }
 
 
 def ordinary_ids(demo: DemoProject) -> list[str]:
@@ -78,6 +113,7 @@ def test_config_text_parses_as_toml() -> None:
     config = tomllib.loads(demo_config_text())
 
     assert config["data"]["source"] == "data"
+    assert config["labels"] == {"agreement": "labels/votes.csv"}
     assert config["gates"]["data.dark"] == {"level": "fail"}
     assert config["gates"]["data.near_duplicates"] == {"max_fraction": 0.0}
 
@@ -94,10 +130,10 @@ def test_planted_keys_and_ids_exist(demo: DemoProject) -> None:
     assert tuple(demo.planted) == PLANTED_PROBLEMS
     existing = set(all_sample_ids(demo.data_dir))
     for problem, ids in demo.planted.items():
-        assert len(ids) == (2 if problem in PAIR_PROBLEMS else 1)
+        assert len(ids) == (2 if problem in PAIR_PROBLEMS + TWO_FILE_PROBLEMS else 1)
         assert set(ids) <= existing
     # Each plant is a separate file: no file serves two problems.
-    assert len(planted_files(demo)) == len(PLANTED_PROBLEMS)
+    assert len(planted_files(demo)) == len(PLANTED_PROBLEMS) + len(TWO_FILE_PROBLEMS)
 
 
 def test_mislabeled_copy_is_identical_bytes_in_another_class(demo: DemoProject) -> None:
@@ -165,8 +201,81 @@ def test_dark_image_is_dark(demo: DemoProject) -> None:
     assert luma(demo.data_dir / dark).mean() < 15
 
 
+def classes_of_other_plants(demo: DemoProject) -> set[str]:
+    return {
+        class_and_split(sample_id)[1]
+        for problem, ids in demo.planted.items()
+        if problem != "label_error"
+        for sample_id in ids
+    }
+
+
+def test_label_errors_are_pngs_in_the_two_classes_no_other_plant_uses(demo: DemoProject) -> None:
+    first, second = demo.planted["label_error"]
+    folders = [class_and_split(i)[1] for i in (first, second)]
+
+    assert len(classes_of_other_plants(demo)) == 8  # each other plant has a class of its own
+    assert folders[0] != folders[1]
+    assert set(folders) == set(CLASS_NAMES) - classes_of_other_plants(demo)
+    for sample_id in (first, second):
+        path = demo.data_dir / sample_id
+        assert class_and_split(sample_id)[0] == "train"
+        assert path.suffix == ".png" and path.read_bytes().startswith(PNG_MAGIC)
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size == (112, 112)
+
+
+def digit_class(digit: np.ndarray) -> str:
+    bunch = load_digits()
+    (index,) = np.flatnonzero((bunch.images == digit).all(axis=(1, 2)))
+    return CLASS_NAMES[int(bunch.target[index])]
+
+
+def test_each_label_error_shows_the_digit_of_the_other_ones_folder(
+    recorded: RecordedBuild,
+) -> None:
+    demo = recorded.demo
+    first, second = demo.planted["label_error"]
+    contents = {i: (demo.data_dir / i).read_bytes() for i in (first, second)}
+    drawn = {i: recorded.rendered[content] for i, content in contents.items()}
+    shown = {i: digit_class(digit) for i, digit in drawn.items()}
+
+    # Filed under the wrong class: each shows the digit whose folder the other sits in.
+    assert shown[first] == class_and_split(second)[1] != class_and_split(first)[1]
+    assert shown[second] == class_and_split(first)[1] != class_and_split(second)[1]
+    # Fresh renders of digits no other file shows.
+    others = [d for content, d in recorded.rendered.items() if content not in contents.values()]
+    assert len(others) == 10 * 60 + 3  # ordinary, corrupt (before cutting), mismatch, dark
+    for sample_id, digit in drawn.items():
+        assert not any(np.array_equal(digit, other) for other in others), sample_id
+
+
+def planted_ids_of_pairs(demo: DemoProject) -> set[str]:
+    return {sample_id for problem in PAIR_PROBLEMS for sample_id in demo.planted[problem]}
+
+
+def test_label_errors_copy_no_file(demo: DemoProject) -> None:
+    everything = all_sample_ids(demo.data_dir)
+    digests = {i: hashlib.sha256((demo.data_dir / i).read_bytes()).digest() for i in everything}
+    for sample_id in demo.planted["label_error"]:
+        assert sum(d == digests[sample_id] for d in digests.values()) == 1, sample_id
+
+    # Nor near any decodable file (planted copies included) under the near-duplicate search.
+    decodable = [i for i in everything if i not in demo.planted["corrupt"]]
+    hashes, centers = [], []
+    for sample_id in decodable:
+        with Image.open(demo.data_dir / sample_id) as image:
+            hashes.append(perceptual_hash(image))
+            centers.append(center_hash(image))
+    pairs, _ = find_near_duplicate_samples(np.array(hashes), np.array(centers), 10)
+    near = {decodable[int(k)] for pair in pairs.tolist() for k in pair}
+    assert near == planted_ids_of_pairs(demo)  # the planted pairs, and nothing else
+    assert not near & set(demo.planted["label_error"])
+
+
 def test_ordinary_images_are_unremarkable(demo: DemoProject) -> None:
-    for sample_id in ordinary_ids(demo):
+    # The label errors are ordinary renders too: only the folder they sit in is wrong.
+    for sample_id in ordinary_ids(demo) + demo.planted["label_error"]:
         path = demo.data_dir / sample_id
         with Image.open(path) as image:
             assert image.mode == "RGB", sample_id
@@ -188,7 +297,7 @@ def test_no_two_unplanted_images_are_near_duplicates(demo: DemoProject) -> None:
             with Image.open(demo.data_dir / sample_id) as image:
                 hashes.append(perceptual_hash(image))
                 centers.append(center_hash(image))
-    assert len(hashes) == 10 * 60 + 2
+    assert len(hashes) == 10 * 60 + 2 + 2  # ordinary, mismatch, dark, two label errors
     # The same search the near-duplicate check runs (full and centre hashes), at distance 10.
     pairs, _ = find_near_duplicate_samples(np.array(hashes), np.array(centers), 10)
     assert len(pairs) == 0
@@ -222,7 +331,14 @@ def test_small_build_has_all_plants_and_the_split_ratio(tmp_path: Path) -> None:
     demo = build_demo_project(tmp_path, seed=1, n_per_class=5, audio_and_text=False)
 
     assert demo.audio is None and demo.text is None
-    assert demo.planted_by_part() == {"image": demo.planted}
+    # Without torch there are no embeddings, and nothing to judge the image label errors on.
+    image = demo.planted
+    if demo.embeddings is None:
+        image = {p: ids for p, ids in demo.planted.items() if p != "label_error"}
+    assert demo.planted_by_part() == {
+        "image": image,
+        "drift": {"brightness_shift": [], "new_camera": []},
+    }
     ordinary = ordinary_ids(demo)
     assert len(ordinary) == 50
     assert sum(class_and_split(i)[0] == "test" for i in ordinary) == 10
@@ -233,6 +349,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     build_demo_project(tmp_path, seed=0, n_per_class=5)
     (tmp_path / "data" / "stray.txt").write_text("left over")
     (tmp_path / "audio" / "stray.wav").write_bytes(b"left over")
+    (tmp_path / "incoming" / "stray.jpg").write_bytes(b"left over")
 
     with pytest.raises(UsageError, match="already holds a demo project"):
         build_demo_project(tmp_path, seed=0, n_per_class=5)
@@ -240,11 +357,12 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
 
     assert not (rebuilt.data_dir / "stray.txt").exists()
     assert not (tmp_path / "audio" / "stray.wav").exists()
-    assert len(all_sample_ids(rebuilt.data_dir)) == 50 + len(PLANTED_PROBLEMS)
+    assert not (tmp_path / "incoming" / "stray.jpg").exists()
+    assert len(all_sample_ids(rebuilt.data_dir)) == 50 + len(PLANTED_PROBLEMS) + 1
 
 
-@pytest.mark.parametrize("part", ["audio", "text"])
-def test_an_audio_or_text_folder_alone_is_not_overwritten(tmp_path: Path, part: str) -> None:
+@pytest.mark.parametrize("part", ["audio", "text", "incoming"])
+def test_a_part_folder_alone_is_not_overwritten(tmp_path: Path, part: str) -> None:
     (tmp_path / part).mkdir()
     (tmp_path / part / "mine.txt").write_text("someone's work")
 
@@ -252,14 +370,26 @@ def test_an_audio_or_text_folder_alone_is_not_overwritten(tmp_path: Path, part: 
         build_demo_project(tmp_path, seed=0, n_per_class=5)
 
 
+def test_a_votes_file_alone_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "votes.csv").write_text("item,annotator,label\n")
+
+    with pytest.raises(UsageError, match="already holds a demo project \\(votes.csv\\)"):
+        build_demo_project(tmp_path, seed=0, n_per_class=5)
+    assert (tmp_path / "labels" / "votes.csv").read_text() == "item,annotator,label\n"
+
+
 def test_the_audio_and_text_parts_are_built_beside_the_images(demo: DemoProject) -> None:
     assert demo.audio is not None and demo.text is not None
     assert demo.audio.folder == demo.root / "audio"
     assert demo.text.manifest == demo.root / "text" / "texts.csv"
     parts = demo.planted_by_part()
-    assert list(parts) == ["image", "audio", "text"]
+    assert list(parts) == ["image", "audio", "text", "drift"]
     assert parts["image"] is demo.planted
     assert parts["audio"] == demo.audio.planted and parts["text"] == demo.text.planted
+    assert parts["drift"] == {"brightness_shift": [], "new_camera": []}
+    assert demo.votes == demo.root / "labels" / "votes.csv" and demo.votes.is_file()
+    assert demo.incoming == demo.root / "incoming" and demo.incoming.is_dir()
 
 
 @pytest.mark.parametrize("n_per_class", [4, 171])

@@ -29,6 +29,8 @@ from dlqa.demo.text_part import (
 )
 
 COPY_PROBLEMS = ("exact_duplicates", "near_duplicate", "split_leakage")
+# Problems of more than one row planted on its own (copies of nothing); any other has one.
+OWN_ROWS = {"empty_text": 3, "label_error": 2}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,12 @@ def read_rows(part: TextPart) -> dict[str, dict[str, str]]:
 
 
 def planted_rows(part: TextPart) -> set[str]:
-    return {ids[0] for ids in part.planted.values()} | set(part.planted["empty_text"])
+    """Every row a plant added: the copy of a pair, or each id of any other problem."""
+    return {
+        row_id
+        for problem, ids in part.planted.items()
+        for row_id in (ids[:1] if problem in COPY_PROBLEMS else ids)
+    }
 
 
 def test_manifest_holds_balanced_labelled_rows_split_80_20(part: TextPart) -> None:
@@ -54,13 +61,16 @@ def test_manifest_holds_balanced_labelled_rows_split_80_20(part: TextPart) -> No
     assert part.manifest.name == "texts.csv" and part.manifest.parent.name == "text"
     assert Counter(row["label"] for row in ordinary) == {label: 60 for label in TEXT_CLASSES}
     assert Counter(row["split"] for row in ordinary) == {"train": 4 * 48, "test": 4 * 12}
-    assert len(rows) == 4 * 60 + 3 + 1 + 1 + 3  # blanks, control, mojibake, three copies
+    # blanks, control, mojibake, three copies, two label errors
+    assert len(rows) == 4 * 60 + 3 + 1 + 1 + 3 + 2
 
 
 def test_ordinary_rows_are_clean_distinct_sentences(part: TextPart) -> None:
     rows = read_rows(part)
     originals = {ids[1] for problem, ids in part.planted.items() if problem in COPY_PROBLEMS}
-    texts = [row["text"] for row_id, row in rows.items() if row_id not in planted_rows(part)]
+    # The label errors are ordinary sentences too: only their label is wrong.
+    clean = (set(rows) - planted_rows(part)) | set(part.planted["label_error"])
+    texts = [row["text"] for row_id, row in rows.items() if row_id in clean]
 
     for text in texts:
         assert text.isprintable() and text == text.strip()
@@ -84,7 +94,7 @@ def test_planted_keys_and_ids(part: TextPart) -> None:
     assert tuple(part.planted) == TEXT_PLANTED_PROBLEMS
     for problem, ids in part.planted.items():
         assert set(ids) <= set(rows), problem
-        assert len(ids) == (2 if problem in COPY_PROBLEMS else 3 if problem == "empty_text" else 1)
+        assert len(ids) == (2 if problem in COPY_PROBLEMS else OWN_ROWS.get(problem, 1)), problem
     # Planted rows are spread through the file, not appended at its end.
     order = list(rows)
     assert min(order.index(i) for i in planted_rows(part)) < len(order) // 2
@@ -144,6 +154,30 @@ def test_leak_is_a_train_row_copied_into_test(part: TextPart) -> None:
 
     assert copy["text"] == original["text"] and copy["label"] == original["label"]
     assert (copy["split"], original["split"]) == ("test", "train")
+
+
+def test_label_errors_swap_a_statements_and_a_builtin_types_sentence(part: TextPart) -> None:
+    rows = read_rows(part)
+    corpus = corpus_sentences()
+    about_statements, about_builtin_types = (rows[i] for i in part.planted["label_error"])
+
+    assert about_statements["text"] in corpus["statements"]
+    assert about_statements["text"] not in corpus["builtin_types"]
+    assert "statement" in about_statements["text"].lower()
+    assert (about_statements["label"], about_statements["split"]) == ("builtin_types", "train")
+    assert about_builtin_types["text"] in corpus["builtin_types"]
+    assert about_builtin_types["text"] not in corpus["statements"]
+    assert "dictionar" in about_builtin_types["text"].lower()
+    assert (about_builtin_types["label"], about_builtin_types["split"]) == ("statements", "train")
+
+
+def test_label_errors_copy_no_row(part: TextPart) -> None:
+    rows = read_rows(part)
+    normalised = [normalise_text(row["text"]) for row in rows.values()]
+
+    for row_id in part.planted["label_error"]:
+        assert normalised.count(normalise_text(rows[row_id]["text"])) == 1, row_id
+    # Nor near any row: see test_only_the_planted_copies_are_near_duplicates.
 
 
 def test_only_the_planted_copies_are_near_duplicates(part: TextPart) -> None:

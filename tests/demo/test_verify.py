@@ -1,6 +1,8 @@
+from pathlib import Path
+
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.demo.audio_part import AUDIO_PLANTED_PROBLEMS
-from dlqa.demo.build import PLANTED_PROBLEMS
+from dlqa.demo.build import PLANTED_PROBLEMS, DemoProject
 from dlqa.demo.text_part import TEXT_PLANTED_PROBLEMS
 from dlqa.demo.verify import PLANTED_CHECKS, unexpected_data_failures, verify_planted
 
@@ -25,10 +27,38 @@ def test_a_planted_problem_not_flagged_is_reported_missed():
     assert not outcomes["split_leakage"].caught and outcomes["split_leakage"].missed_ids == []
 
 
-def test_every_planted_problem_of_every_part_has_its_check():
+def test_every_planted_problem_of_every_part_has_its_check(tmp_path: Path):
+    assert list(PLANTED_CHECKS) == ["image", "audio", "text", "drift"]
     assert set(PLANTED_CHECKS["image"]) == set(PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["audio"]) == set(AUDIO_PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["text"]) == set(TEXT_PLANTED_PROBLEMS)
+    # The drift part plants nothing in any one sample: its problems are those of the project.
+    project = DemoProject(root=tmp_path, data_dir=tmp_path / "data", planted={}, incoming=tmp_path)
+    drift = project.planted_by_part()["drift"]
+    assert set(PLANTED_CHECKS["drift"]) == set(drift)
+    assert all(ids == [] for ids in drift.values())
+
+
+def test_label_errors_are_verified_by_the_label_error_check_in_every_part():
+    for part in ("image", "audio", "text"):
+        assert PLANTED_CHECKS[part]["label_error"] == "data.label_errors", part
+    assert PLANTED_CHECKS["drift"] == {
+        "brightness_shift": "data.property_drift",
+        "new_camera": "data.domain_classifier",
+    }
+
+
+def test_drift_is_caught_when_its_checks_fail_with_nothing_to_flag():
+    results = [
+        CheckResult("data.property_drift", Status.FAIL, "s"),
+        CheckResult("data.domain_classifier", Status.WARN, "s"),
+    ]
+    planted = {"brightness_shift": [], "new_camera": []}
+    outcomes = {o.problem: o for o in verify_planted(results, planted, "drift")}
+    assert outcomes["brightness_shift"].caught
+    assert outcomes["brightness_shift"].check_id == "data.property_drift"
+    assert not outcomes["new_camera"].caught and outcomes["new_camera"].missed_ids == []
+    assert unexpected_data_failures(results, "drift") == []
 
 
 def test_problems_of_the_same_name_are_verified_per_part():

@@ -44,7 +44,7 @@ def demo_command(
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(config, workers=workers, progress=progress)
         data_parts = run_data_parts(project, config, workers=workers, progress=progress)
-    parts = [part_run("image", run, project.planted), *data_parts]
+    parts = [part_run("image", run, project.planted_by_part()["image"]), *data_parts]
     for part in parts:
         show_report(part.report, {}, quiet=quiet)
 

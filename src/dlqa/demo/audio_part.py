@@ -32,6 +32,7 @@ AUDIO_PLANTED_PROBLEMS = (
     "clipped",
     "exact_duplicates",
     "near_duplicate",
+    "label_error",
 )
 TRAIN_FRACTION = 0.8
 DURATION_S = (1.0, 3.0)
@@ -186,6 +187,13 @@ def _plant_problems(
     quieter = clips[original].astype(np.float64) / _INT16_MAX * 10 ** (GAIN_CHANGE_DB / 20)
     copy = add(class_name, ".wav", encode(to_int16(quieter), "WAV"))
     planted["near_duplicate"] = [copy, original]
+
+    # Filed under the wrong class: new clips (copies of nothing) of one kind in another
+    # kind's folder; only a model of what each class sounds like can find them.
+    planted["label_error"] = [
+        add("noise_burst", ".wav", encode(_synthesise(rng, "chirp"), "WAV")),
+        add("tone", ".wav", encode(_synthesise(rng, "noise_burst"), "WAV")),
+    ]
     return planted
 
 

@@ -44,6 +44,12 @@ DEMO_GATES: dict[str, tuple[dict[str, Any], str]] = {
         "by default; the demo's texts are plain prose, so an escape code is leaked terminal "
         "output",
     ),
+    "data.label_errors": (
+        {"level": "fail", "max_fraction": 0.0},
+        "likely label errors are an estimate for a person to review, so dlqa only warns, and "
+        "only above 10 % of the samples; the demo files two samples per part under the wrong "
+        "class among hundreds, and those must fail the gate",
+    ),
     "data.near_duplicates": (
         {"max_fraction": 0.0},
         "real collections hold retakes and bursts, so dlqa tolerates a few near-duplicates "

@@ -1,6 +1,7 @@
 """The demo's parts as stored runs: the image part is the `dlqa check` run; the audio and text
-parts are data profiles of their own (`dlqa data profile`), with reports beside the image
-report. Each part's planted problems are verified against its run's results."""
+parts are data profiles of their own (`dlqa data profile --label-errors`), and the drift part
+compares the training images with an incoming folder (`dlqa data drift`); each has reports
+beside the image report. Each part's planted problems are verified against its run's results."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from dlqa.core.stages import ProgressFactory
 from dlqa.demo.build import DemoProject
 from dlqa.demo.verify import PlantedOutcome, unexpected_data_failures, verify_planted
 from dlqa.report.model import Report
-from dlqa.runner import RunSession, run_data_qa
+from dlqa.runner import RunSession, run_data_qa, run_drift
 from dlqa.sources.base import Source
 from dlqa.sources.open import open_source
 
 
 @dataclass(frozen=True)
 class PartRun:
-    part: str  # "image", "audio" or "text"
+    part: str  # "image", "audio", "text" or "drift"
     run_id: int
     outcomes: list[PlantedOutcome]
     unexpected: list[str]  # data checks that failed with nothing planted for them
@@ -66,17 +67,34 @@ def run_data_parts(
     ``<report dir>/<part>/run-<id>/``."""
     runs = []
     report_dir = config.resolve(config.report.dir)
+    # The audio and text parts find label errors with dlqa's own features (the image
+    # embeddings of [data] are the image part's).
+    own_features = config.data.model_copy(update={"embeddings": None, "label_errors": True})
+    part_config = config.model_copy(update={"data": own_features})
     for part, planted in project.planted_by_part().items():
         if part == "image":
             continue  # the image part is the `dlqa check` run
-        session = run_data_qa(
-            part_source(project, part),
-            config=config,
-            workers=workers,
-            progress=progress,
-            title=f"Data QA of the demo's {part} part",
-            report_dir=report_dir / part,
-            formats=None,  # the config's formats, as for the image report
-        )
+        if part == "drift":
+            assert project.incoming is not None
+            # `dlqa data drift data/train incoming`
+            session = run_drift(
+                open_source(project.data_dir / "train"),
+                open_source(project.incoming),
+                config=config,
+                workers=workers,
+                progress=progress,
+                report_dir=report_dir / part,
+                formats=None,
+            )
+        else:
+            session = run_data_qa(
+                part_source(project, part),
+                config=part_config,
+                workers=workers,
+                progress=progress,
+                title=f"Data QA of the demo's {part} part",
+                report_dir=report_dir / part,
+                formats=None,  # the config's formats, as for the image report
+            )
         runs.append(part_run(part, session, planted))
     return runs

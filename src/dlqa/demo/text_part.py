@@ -53,6 +53,7 @@ TEXT_PLANTED_PROBLEMS = (
     "exact_duplicates",
     "near_duplicate",
     "split_leakage",
+    "label_error",
 )
 TEXT_COLUMNS = ("id", "text", "label", "split")
 TRAIN_FRACTION = 0.8
@@ -240,7 +241,22 @@ def _plant_problems(
     original = next(r for r in picked[1:] if r != planted["near_duplicate"][1])
     text, label, _ = rows[original]
     planted["split_leakage"] = [add(text, label, "test"), original]
+
+    # Filed under the wrong topic: unused sentences that plainly belong to one topic (they
+    # name it), labelled as another. Not copies of anything, so only a model of what each
+    # topic reads like can find them.
+    planted["label_error"] = [
+        add(_spare_naming(spares["statements"], "statement"), "builtin_types"),
+        add(_spare_naming(spares["builtin_types"], "dictionar"), "statements"),
+    ]
     return planted
+
+
+def _spare_naming(pool: list[str], word: str) -> str:
+    """The first unused sentence of ``pool`` that contains ``word``, taken from the pool."""
+    text = next(t for t in pool if word in t.lower())
+    pool.remove(text)
+    return text
 
 
 def _swappable_positions(words: list[str]) -> list[int]:

@@ -107,7 +107,7 @@ def load_split(
     if key not in _decoded:
         images, labels, ids = [], [], []
         for path in files:
-            pixels = _decode(path)
+            pixels = decode_image(path)
             if pixels is None:
                 continue
             images.append(pixels)
@@ -120,13 +120,19 @@ def load_split(
     return _decoded[key]
 
 
-def _decode(path: Path) -> np.ndarray | None:
+def decode_image(path: Path) -> np.ndarray | None:
+    """The model's input for one file: (32, 32) float32, or None when it does not decode."""
     try:
         with Image.open(path) as image:
             image.draft("L", (2 * IMAGE_SIZE, 2 * IMAGE_SIZE))  # JPEG: decode at reduced size
-            small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+            return model_input(image)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def model_input(image: Image.Image) -> np.ndarray:
+    """A decoded image as the model sees it: grayscale 32 x 32, standardised, ink bright."""
+    small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
     pixels = np.asarray(small, dtype=np.float32) / 255.0
     # Per-image standardisation: the demo's backgrounds vary in tint and lighting. Then ink is
     # made the bright side: the border is background, and chalkboards have light ink on dark.

@@ -18,6 +18,7 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
         "near_duplicate": "data.near_duplicates",
         "mislabeled": "data.conflicting_labels",
         "split_leakage": "data.split_leakage",
+        "label_error": "data.label_errors",
     },
     "audio": {
         "near_silent": "data.near_silent",
@@ -25,6 +26,7 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
         "clipped": "data.clipped",
         "exact_duplicates": "data.exact_duplicates",
         "near_duplicate": "data.near_duplicates",
+        "label_error": "data.label_errors",
     },
     "text": {
         "empty_text": "data.empty_text",
@@ -33,6 +35,11 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
         "exact_duplicates": "data.exact_duplicates",
         "near_duplicate": "data.near_duplicates",
         "split_leakage": "data.split_leakage",
+        "label_error": "data.label_errors",
+    },
+    "drift": {
+        "brightness_shift": "data.property_drift",
+        "new_camera": "data.domain_classifier",
     },
 }
 
