@@ -108,7 +108,10 @@ def _unknown_reference(spec: str | Path) -> DataProfile:
 
 def attach_label_model(profile: DataProfile, source: Source | None, run: StageRun) -> None:
     """Give ``data.label_errors`` its probabilities: a file of the user's, or dlqa's own
-    k-fold model on features it extracts (only when asked: it reads every sample again)."""
+    k-fold model on features it extracts (only when asked: it reads every sample again).
+    ``inputs["label_errors"] = False`` leaves all of it out (a drift run checks no labels)."""
+    if run.inputs.get("label_errors") is False:
+        return
     pred_probs = _path_input(run, "pred_probs")
     embeddings = _path_input(run, "embeddings")
     # A stored snapshot has no samples to read features from.
