@@ -61,10 +61,12 @@ class Suite:
         """Leave out the checks that do not apply to ``modality`` (an image check on audio);
         with ``explicit`` (the user named the checks) they stay, and skip with the reason."""
         self._leave_out(
-            lambda spec: None
-            if spec.applies_to(modality)
-            else f"applies to {' and '.join(sorted(spec.modalities or ()))} data; "
-            f"this dataset is {modality}",
+            lambda spec: (
+                None
+                if spec.applies_to(modality)
+                else f"applies to {' and '.join(sorted(spec.modalities or ()))} data; "
+                f"this dataset is {modality}"
+            ),
             explicit,
         )
 
