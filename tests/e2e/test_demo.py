@@ -22,7 +22,7 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     counts = {part: len(checks) for part, checks in PLANTED_CHECKS.items()}
     assert (
         f"All {sum(counts.values())} planted problems (image {counts['image']}, audio "
-        f"{counts['audio']}, text {counts['text']}) were caught" in flat
+        f"{counts['audio']}, text {counts['text']}, drift {counts['drift']}) were caught" in flat
     )
     assert "Data checks failed with nothing planted" not in out
     assert "The demo's dlqa.toml tightens" in flat
@@ -50,6 +50,18 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
             assert part_statuses[check_id] == "fail", (part, check_id)
         failed = {i for i, s in part_statuses.items() if s == "fail"}
         assert failed == set(PLANTED_CHECKS[part].values()), part
+    # The drift part: the training images against a brighter camera's, drift checks only.
+    drift_report = tmp_path / "demo" / ".dlqa" / "reports" / "drift" / "run-4" / "report.json"
+    drift_document = json.loads(drift_report.read_text())
+    assert drift_document["kind"] == "data.drift" and drift_document["exit_code"] == 1
+    drift_statuses = {r["check_id"]: r["status"] for r in drift_document["results"]}
+    assert drift_statuses == {
+        "data.prior_shift": "pass",
+        "data.property_drift": "fail",
+        "data.domain_classifier": "fail",
+    }
+    # The image run: the planted label errors among the suspects, the annotators' agreement.
+    assert statuses["data.label_errors"] == "fail" and statuses["labels.agreement"] == "pass"
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.
     monkeypatch.chdir(tmp_path / "demo")
     code, _, _ = run_cli("check", "--quiet")
