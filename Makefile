@@ -58,6 +58,8 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/false_alarms.py
 	$(VENV)/bin/python benchmarks/audio_profile.py
 	$(VENV)/bin/python benchmarks/text_profile.py
+	$(VENV)/bin/python benchmarks/label_errors.py
+	$(VENV)/bin/python benchmarks/drift.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache
