@@ -374,6 +374,10 @@ def test_a_passing_result_shows_its_table_or_picture_but_not_a_list_of_samples()
         "labels.agreement",
         Status.PASS,
         "annotators agree",
+        value=0.9,
+        threshold=0.667,
+        n=150,
+        interval=Interval(0.85, 0.95),
         evidence=[Evidence("table", [{"annotator": "ana", "agreement": 0.97}], 1)],
     )
     listed = CheckResult(
@@ -385,3 +389,16 @@ def test_a_passing_result_shows_its_table_or_picture_but_not_a_list_of_samples()
     assert [s["key"] for s in context["passed_sections"]] == ["labels.agreement"]
     html = render_html(report, charts=False)
     assert "Passed, with evidence to look at" in html and "Findings" not in html
+    assert "&lt;svg" not in html  # its interval bar is drawn, not printed as text
+
+
+def test_a_tiles_plain_extra_fields_read_as_lines_and_nested_ones_as_json() -> None:
+    suspect = {"id": "a.png", "label": "seven", "suggested": "six", "p_suggested": 0.9976}
+    nested = {"id": "b.png", "label": "one", "pair": {"other": "c.png"}}
+    result = CheckResult(
+        "data.label_errors", Status.WARN, "2", evidence=[Evidence("samples", [suspect, nested], 2)]
+    )
+    report = Report("t", "check", "2024-01-01T00:00:00Z", [result], 0)
+    first, second = build_context(report, charts=False)["sections"][0]["evidence"][0]["entries"]
+    assert first["extra"] == "p_suggested 0.9976\nsuggested six"
+    assert second["extra"].startswith("{") and '"other": "c.png"' in second["extra"]

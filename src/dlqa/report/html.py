@@ -159,7 +159,7 @@ def render_html(report: Report, *, charts: bool = True) -> str:
     if context["balance_svg"] is not None:
         context["balance_svg"] = Markup(context["balance_svg"])
     context["histograms"] = {name: Markup(svg) for name, svg in context["histograms"].items()}
-    for view in (*context["rows"], *context["sections"]):
+    for view in (*context["rows"], *context["sections"], *context["passed_sections"]):
         if view["interval_svg"] is not None:
             view["interval_svg"] = Markup(view["interval_svg"])
     return environment.get_template(_TEMPLATE_NAME).render(**context)

@@ -43,6 +43,23 @@ def json_text(value: Any) -> str:
     return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def _extra_text(others: dict[str, Any]) -> str:
+    """A tile's other fields: "key value" lines when every value is a plain number or string
+    (a label suspect's suggested class and probabilities), else JSON."""
+    if not others:
+        return ""
+    plain = all(
+        isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        for value in others.values()
+    )
+    if not plain:
+        return json_text(others)
+    return "\n".join(
+        f"{key} {format_number(value) if isinstance(value, float) else value}"
+        for key, value in sorted(others.items())
+    )
+
+
 class EvidenceMedia:
     """Data URIs of the stored thumbnails and audio previews, each encoded once however often
     it is shown."""
@@ -116,7 +133,7 @@ def _sample_tile(item: Any, budget: MediaBudget) -> dict[str, Any] | None:
         value=None if item.get("value") is None else format_number(item["value"]),
         reason=item.get("reason"),
         snippet=_sample_snippet(text),
-        extra=json_text(others) if others else "",
+        extra=_extra_text(others),
     )
 
 
