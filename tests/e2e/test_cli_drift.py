@@ -107,3 +107,27 @@ def test_an_unknown_snapshot_as_current_exits_2(tmp_path):
     code, out, err = run_cli("data", "drift", "ref", "99", "--quiet")
     assert code == 2
     assert "99" in out + err
+
+
+def write_clips(root: Path, sample_rate: int, seeds: range) -> Path:
+    """Class folders of one-second noisy tones at ``sample_rate``, as WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        t = np.arange(sample_rate) / sample_rate
+        tone = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 800) * t) * np.hanning(len(t))
+        folder = root / ("low" if seed % 2 else "high")
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{seed:03d}.wav", tone + rng.normal(0, 0.01, len(t)), sample_rate)
+    return root
+
+
+def test_a_switch_of_microphone_sample_rate_drifts(tmp_path):
+    write_clips(tmp_path / "ref", 16_000, range(0, 60))
+    write_clips(tmp_path / "cur", 8_000, range(60, 120))
+    code, _, _ = run_cli("data", "drift", "ref", "cur", "--json", "d.json", "--quiet")
+    assert code == 1
+    drifted = results_of(tmp_path / "d.json")["data.property_drift"]
+    assert drifted["status"] == "fail" and "sample_rate" in drifted["summary"]
