@@ -173,7 +173,8 @@ def test_ctrl_c_to_the_process_group_ends_the_profile_with_one_line(tmp_path: Pa
             break
         time.sleep(0.005)
     assert profiling, "the profile was never seen running"
-    time.sleep(0.1)
+    # At once: on a loaded machine the profile can end within a pause here (seen once, in a
+    # fresh-check run beside a benchmark), and an interrupt after the end tests nothing.
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     out, err = process.communicate(timeout=60)
 
