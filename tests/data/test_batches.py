@@ -152,6 +152,8 @@ def test_run_batch_checks_stores_the_run_and_writes_an_html_report(tmp_path):
     assert "data.batch_class_mix" in html and "data.batch_preview" in html
     preview = by_id(stored)["data.batch_preview"].evidence[0].items[0]
     assert preview["data_uri"].startswith("data:image/png;base64,")
+    # The preview passes, and still shows: the grid is embedded in the HTML.
+    assert "Passed, with evidence to look at" in html and preview["data_uri"][:200] in html
     assert run.written["json"].exists()
 
 
