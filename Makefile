@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/text_profile.py
 	$(VENV)/bin/python benchmarks/label_errors.py
 	$(VENV)/bin/python benchmarks/drift.py
+	$(VENV)/bin/python benchmarks/eval_metrics.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache
