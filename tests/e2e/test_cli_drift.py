@@ -131,3 +131,21 @@ def test_a_switch_of_microphone_sample_rate_drifts(tmp_path):
     assert code == 1
     drifted = results_of(tmp_path / "d.json")["data.property_drift"]
     assert drifted["status"] == "fail" and "sample_rate" in drifted["summary"]
+
+
+def test_a_run_without_drift_or_label_checks_reads_neither_reference_nor_embeddings(tmp_path):
+    from dlqa.config import load_config
+    from dlqa.runner import run_configured_checks
+
+    write_folder(tmp_path / "cur", range(0, 10))
+    Path("dlqa.toml").write_text(
+        '[data]\nsource = "cur"\nreference = "no_such_folder"\nembeddings = "missing.parquet"\n',
+        encoding="utf-8",
+    )
+    config = load_config(Path("dlqa.toml"))
+    # Only data.dark runs: the reference and the embeddings file are never opened (both
+    # would be usage errors, as the full run shows).
+    run = run_configured_checks(config, checks=["data.dark"])
+    assert [r.check_id for r in run.results] == ["data.dark"]
+    code, out, err = run_cli("check", "--quiet")
+    assert code == 2 and "no_such_folder" in out + err

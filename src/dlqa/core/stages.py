@@ -39,6 +39,9 @@ class StageRun:
     # What the command hands the stage directly (a Source for `dlqa data profile SOURCE`),
     # taking precedence over the section.
     inputs: dict[str, Any] = field(default_factory=dict)
+    # The ids of the checks this run will run (None: not known, so all of them): a stage
+    # builds what only some checks read (a reference profile, a label model) only for them.
+    check_ids: frozenset[str] | None = None
     # Extra fields a stage adds to the report (class counts, histograms, thumbnails); the
     # run session stores them with the run so that `dlqa report` can re-render it.
     report_parts: dict[str, Any] = field(default_factory=dict)

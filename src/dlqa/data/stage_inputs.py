@@ -8,10 +8,12 @@ are relative to it, paths on the command line to the working directory.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dlqa.core.errors import UsageError
+from dlqa.core.registry import CheckSpec, all_specs
 from dlqa.core.stages import StageRun
 from dlqa.data.context import DataProfile
 from dlqa.data.profile import ProfileInfo, profile_source
@@ -20,6 +22,7 @@ from dlqa.sources.base import Source
 from dlqa.sources.open import open_source
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+LABEL_ERRORS_CHECK = "data.label_errors"
 
 # A reference named in dlqa.toml or on the command line: a source, a snapshot, or a profile.
 ReferenceSpec = str | Path | Source | DataProfile
@@ -60,6 +63,8 @@ def reference_profile(run: StageRun, current: DataProfile) -> DataProfile | None
     """The reference dataset to compare ``current`` with (None when the run names none): a
     profile handed over as it is, a source profiled now (stored as an artifact, not as a
     snapshot: it is not the dataset this run is about), or a stored snapshot."""
+    if not _will_run_any(run, lambda check: "reference" in check.needs):
+        return None  # no drift check runs: profiling a reference would be wasted
     spec: ReferenceSpec | None = run.inputs.get("reference")
     from_config = spec is None and bool(run.section.reference)
     if from_config:
@@ -108,9 +113,9 @@ def _unknown_reference(spec: str | Path) -> DataProfile:
 
 def attach_label_model(profile: DataProfile, source: Source | None, run: StageRun) -> None:
     """Give ``data.label_errors`` its probabilities: a file of the user's, or dlqa's own
-    k-fold model on features it extracts (only when asked: it reads every sample again).
-    ``inputs["label_errors"] = False`` leaves all of it out (a drift run checks no labels)."""
-    if run.inputs.get("label_errors") is False:
+    k-fold model on features it extracts (only when asked: it reads every sample again), and
+    only when the check runs."""
+    if not _will_run_any(run, lambda check: check.check_id == LABEL_ERRORS_CHECK):
         return
     pred_probs = _path_input(run, "pred_probs")
     embeddings = _path_input(run, "embeddings")
@@ -139,6 +144,15 @@ def attach_reviews(profile: DataProfile, run: StageRun) -> None:
     from dlqa.data.review import load_reviews
 
     profile.reviews = load_reviews(run.store, profile)
+
+
+def _will_run_any(run: StageRun, wanted: Callable[[CheckSpec], bool]) -> bool:
+    """Whether the run includes a check of the data stage that ``wanted`` picks."""
+    return any(
+        wanted(check)
+        for check in all_specs("data")
+        if run.check_ids is None or check.check_id in run.check_ids
+    )
 
 
 def _path_input(run: StageRun, name: str) -> Path | None:

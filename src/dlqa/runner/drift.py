@@ -54,8 +54,7 @@ def run_drift(
         explicit_reports=explicit_reports,
     )
     with session:
-        # Only the drift checks run: no label-error inputs to read or model to fit.
-        inputs: dict[str, Any] = {"reference": reference, "label_errors": False}
+        inputs: dict[str, Any] = {"reference": reference}
         if isinstance(current, str):
             snapshot = session.store.get_snapshot(current)
             inputs["profile"] = DataProfile.from_parquet(

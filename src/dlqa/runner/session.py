@@ -192,6 +192,7 @@ class RunSession(AbstractContextManager["RunSession"]):
             workers=self.workers,
             progress=self.progress,
             inputs=dict(inputs or {}),
+            check_ids=frozenset(check.check_id for check, _ in suite.entries),
         )
         assert spec.build_context is not None
         built = spec.build_context(stage_run)
