@@ -3,8 +3,9 @@ from pathlib import Path
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.demo.audio_part import AUDIO_PLANTED_PROBLEMS
 from dlqa.demo.build import PLANTED_PROBLEMS, DemoProject
+from dlqa.demo.eval_part import EVAL_PLANTED_PROBLEMS
 from dlqa.demo.text_part import TEXT_PLANTED_PROBLEMS
-from dlqa.demo.verify import PLANTED_CHECKS, unexpected_data_failures, verify_planted
+from dlqa.demo.verify import PLANTED_CHECKS, unexpected_failures, verify_planted
 
 
 def test_a_planted_problem_not_flagged_is_reported_missed():
@@ -28,7 +29,7 @@ def test_a_planted_problem_not_flagged_is_reported_missed():
 
 
 def test_every_planted_problem_of_every_part_has_its_check(tmp_path: Path):
-    assert list(PLANTED_CHECKS) == ["image", "audio", "text", "drift"]
+    assert list(PLANTED_CHECKS) == ["image", "audio", "text", "drift", "eval"]
     assert set(PLANTED_CHECKS["image"]) == set(PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["audio"]) == set(AUDIO_PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["text"]) == set(TEXT_PLANTED_PROBLEMS)
@@ -37,6 +38,16 @@ def test_every_planted_problem_of_every_part_has_its_check(tmp_path: Path):
     drift = project.planted_by_part()["drift"]
     assert set(PLANTED_CHECKS["drift"]) == set(drift)
     assert all(ids == [] for ids in drift.values())
+    assert set(PLANTED_CHECKS["eval"]) == set(EVAL_PLANTED_PROBLEMS)
+
+
+def test_unexpected_failures_of_the_eval_part_are_eval_checks():
+    results = [
+        CheckResult("eval.accuracy", Status.INCONCLUSIVE, "s"),
+        CheckResult("eval.regression_cases", Status.FAIL, "s"),
+        CheckResult("data.dark", Status.FAIL, "s"),
+    ]
+    assert unexpected_failures(results, "eval") == ["eval.accuracy"]
 
 
 def test_label_errors_are_verified_by_the_label_error_check_in_every_part():
@@ -58,7 +69,7 @@ def test_drift_is_caught_when_its_checks_fail_with_nothing_to_flag():
     assert outcomes["brightness_shift"].caught
     assert outcomes["brightness_shift"].check_id == "data.property_drift"
     assert not outcomes["new_camera"].caught and outcomes["new_camera"].missed_ids == []
-    assert unexpected_data_failures(results, "drift") == []
+    assert unexpected_failures(results, "drift") == []
 
 
 def test_problems_of_the_same_name_are_verified_per_part():
@@ -75,5 +86,5 @@ def test_failures_with_nothing_planted_are_unexpected():
         CheckResult("data.duration_outliers", Status.WARN, "s"),  # a warning does not fail
         CheckResult("train.gradients", Status.FAIL, "s"),  # training is judged on its own
     ]
-    assert unexpected_data_failures(results, "audio") == ["data.dc_offset"]
-    assert unexpected_data_failures(results, "text") == ["data.clipped", "data.dc_offset"]
+    assert unexpected_failures(results, "audio") == ["data.dc_offset"]
+    assert unexpected_failures(results, "text") == ["data.clipped", "data.dc_offset"]

@@ -59,7 +59,10 @@ def test_unknown_kinds_and_odd_shapes_are_shown_not_dropped() -> None:
 def test_every_builtin_kind_has_an_html_layout_the_html_knows() -> None:
     assert set(EVIDENCE_KINDS) >= {"samples", "pairs", "groups", "table", "parameters", "inputs"}
     layouts = {spec.layout for spec in EVIDENCE_KINDS.values()}
-    assert layouts <= {"samples", "pairs", "groups", "table", "log", "text", "histograms", "image"}
+    assert layouts <= {
+        "samples", "pairs", "groups", "table", "log", "text", "histograms", "image",
+        "confusion", "reliability", "map", "intervals",
+    }  # fmt: skip
     assert evidence_kind("parameters").layout == "table"
 
 

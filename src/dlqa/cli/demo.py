@@ -12,7 +12,12 @@ from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_repo
 from dlqa.config import load_config
 from dlqa.demo.gates import tightened_gates
 from dlqa.demo.parts import part_run, run_data_parts
-from dlqa.demo.run import prepare_training, run_monitored_training, unexpected_training_failures
+from dlqa.demo.run import (
+    evaluation_line,
+    prepare_training,
+    run_monitored_training,
+    unexpected_training_failures,
+)
 from dlqa.runner import run_configured_checks
 from dlqa.train import TORCH_HINT
 
@@ -41,10 +46,17 @@ def demo_command(
     with_training = prepare_training(project, config)
     if not with_training:
         stdout.print(f"torch is not installed: skipping the training part ({TORCH_HINT})")
+    monitored = None
+    if with_training:
+        # First, so that `dlqa check` evaluates the trained CNN ([eval] weights).
+        monitored = run_monitored_training(project, config)
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(config, workers=workers, progress=progress)
         data_parts = run_data_parts(project, config, workers=workers, progress=progress)
-    parts = [part_run("image", run, project.planted_by_part()["image"]), *data_parts]
+    planted = project.planted_by_part()
+    parts = [part_run("image", run, planted["image"]), *data_parts]
+    if "eval" in planted and monitored is not None:
+        parts.append(part_run("eval", run, planted["eval"]))
     for part in parts:
         show_report(part.report, {}, quiet=quiet)
 
@@ -71,8 +83,7 @@ def demo_command(
     missed = [o for part in parts for o in part.missed]
     unexpected = [f"{part.part}: {c}" for part in parts for c in part.unexpected]
     training_failures = unexpected_training_failures(run.results)
-    if with_training:
-        monitored = run_monitored_training(project, config)
+    if monitored is not None:
         training_failures += unexpected_training_failures(monitored.results)
         train_results = [r for r in run.results if r.check_id.startswith("train.")]
         stdout.print(
@@ -85,6 +96,7 @@ def demo_command(
                 else "none failed."
             )
         )
+        stdout.print(evaluation_line(monitored, run.results), highlight=False)
     if unexpected:
         stdout.print(f"[red]Data checks failed with nothing planted: {', '.join(unexpected)}[/red]")
     total = sum(len(part.outcomes) for part in parts)

@@ -152,7 +152,7 @@ def store_evidence_thumbnails(
     source by position."""
     if profile.modality == "text":
         return
-    wanted = sorted(_evidence_ids(results))
+    wanted = sorted(evidence_sample_ids(results))
     if not wanted:
         return
     rows = profile.rows_of(wanted)
@@ -165,14 +165,27 @@ def store_evidence_thumbnails(
     positions = profile.take_values("index", rows)
     source = run.inputs.get("source")
     in_memory = source if callable(getattr(source, "sample_at", None)) else None
-    thumbnails: dict[str, str] = {}
-    media: dict[str, str] = {}
-    for sample_id, path, position, ok in zip(ids, paths, positions, decoded, strict=True):
-        if not ok or (not path and in_memory is None):
-            continue
-        content = _EvidenceContent(path, None if path else in_memory.sample_at(position))
+    contents = {
+        sample_id: _EvidenceContent(path, None if path else in_memory.sample_at(position))
+        for sample_id, path, position, ok in zip(ids, paths, positions, decoded, strict=True)
+        if ok and (path or in_memory is not None)
+    }
+    _store_media(run, profile.modality, contents)
+
+
+def store_media_of_files(run: StageRun, modality: str, files: dict[str, str]) -> None:
+    """Thumbnails (and, for audio, waveforms and previews) of these files, by sample id, into
+    the run's report parts, as the data stage stores those of its evidence."""
+    if modality != "text":
+        _store_media(run, modality, {i: _EvidenceContent(p, None) for i, p in files.items()})
+
+
+def _store_media(run: StageRun, modality: str, contents: dict[str, _EvidenceContent]) -> None:
+    thumbnails: dict[str, str] = dict(run.report_parts.get("thumbnails") or {})
+    media: dict[str, str] = dict(run.report_parts.get("media") or {})
+    for sample_id, content in contents.items():
         try:  # what does not decode shows as a text tile; its check says why
-            if profile.modality == "audio":
+            if modality == "audio":
                 thumbnails[sample_id] = content.store_waveform(run)
                 media[sample_id] = content.store_preview(run)
             else:
@@ -238,7 +251,7 @@ def _histograms(profile: DataProfile) -> dict[str, Any]:
     return histograms
 
 
-def _evidence_ids(results: list[CheckResult]) -> set[str]:
+def evidence_sample_ids(results: list[CheckResult]) -> set[str]:
     wanted: set[str] = set()
     for result in results:
         for evidence in result.evidence:

@@ -22,6 +22,14 @@ from dlqa.demo.audio_part import AudioPart, build_audio_part
 from dlqa.demo.change_parts import INCOMING_DIR, VOTES_FILE, write_incoming, write_votes
 from dlqa.demo.digit_render import IMAGE_SIZE, DistinctRenderer, encode_jpeg
 from dlqa.demo.embeddings import EMBEDDINGS_FILE, write_image_embeddings
+from dlqa.demo.eval_part import (
+    EVAL_DIR,
+    MODEL_FILE,
+    EvalPart,
+    build_eval_part,
+    eval_config_text,
+    plant_two_meaning_scans,
+)
 from dlqa.demo.gates import gates_toml
 from dlqa.demo.naming import NameDealer
 from dlqa.demo.text_part import TextPart, build_text_part
@@ -58,6 +66,8 @@ class DemoProject:
     incoming: Path | None = None  # root / "incoming": test images from a brighter camera
     # root / "features/digits.parquet": image embeddings for data.label_errors (needs torch)
     embeddings: Path | None = None
+    # root / "eval": the trained CNN's eval sets (needs torch, which trains the CNN)
+    evaluation: EvalPart | None = None
 
     def planted_by_part(self) -> dict[str, dict[str, list[str]]]:
         """Part ("image", "audio", "text") -> its planted problems, for the parts built."""
@@ -71,12 +81,15 @@ class DemoProject:
         if self.incoming is not None:
             # Nothing is wrong with any one incoming image: the drift checks must fail.
             parts["drift"] = {"brightness_shift": [], "new_camera": []}
+        if self.evaluation is not None:
+            parts["eval"] = self.evaluation.planted
         return parts
 
 
 def demo_config_text(embeddings: bool = True) -> str:
     """The demo project's ``dlqa.toml`` (``embeddings``: whether the image embeddings for
-    data.label_errors were written; they need torch)."""
+    data.label_errors were written; they need torch, as the trained CNN that [eval]
+    evaluates does)."""
     label_errors = (
         f"""# Likely label errors: a k-fold model on the embeddings of a feature extractor (the
 # demo's CNN trained on other digits; dlqa/demo/embeddings.py).
@@ -111,8 +124,9 @@ loss = "dlqa.demo.training:loss_fn"
 optimizer = "dlqa.demo.training:make_optimizer"
 batch = "dlqa.demo.training:one_batch"
 fast = "dlqa.demo.training:fast_train"
-
 """
+        + (eval_config_text(CLASS_NAMES) if embeddings else "")
+        + "\n"
         + gates_toml()
     )
 
@@ -148,7 +162,7 @@ def build_demo_project(
     files: dict[str, bytes] = {}  # sample id -> file bytes, in a deterministic insertion order
     train_ids: dict[int, list[str]] = {}
     test_ids: list[str] = []
-    names = NameDealer(rng, capacity=10 * (n_per_class + 8), prefix="img_")
+    names = NameDealer(rng, capacity=10 * (n_per_class + 10), prefix="img_")
     spare_digit: dict[int, np.ndarray] = {}
     second_spare: dict[int, np.ndarray] = {}
     unused: dict[int, np.ndarray] = {}  # digits the dataset does not show: the extractor's
@@ -171,11 +185,15 @@ def build_demo_project(
                 test_ids.append(sample_id)
 
     planted = _plant_problems(rng, renderer, names, files, train_ids, spare_digit, second_spare)
+    # The evaluation part's two-meaning class ("four" also means sideways scans): planted in
+    # the training images too, so that the CNN learns both kinds. Not a data problem.
+    plant_two_meaning_scans(files, renderer.render, names.next, unused, CLASS_NAMES)
     for sample_id, content in files.items():
         path = data_dir / sample_id
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     embeddings = write_image_embeddings(root, data_dir, unused, seed)
+    evaluation = build_eval_part(root, unused, CLASS_NAMES, seed) if embeddings else None
     (root / "dlqa.toml").write_text(demo_config_text(embeddings is not None), encoding="utf-8")
     ordinary_train = [i for ids in train_ids.values() for i in ids if i not in planted_ids(planted)]
     votes = write_votes(root, ordinary_train, CLASS_NAMES, rng)
@@ -188,6 +206,7 @@ def build_demo_project(
             votes=votes,
             incoming=incoming,
             embeddings=embeddings,
+            evaluation=evaluation,
         )
     return DemoProject(
         root=root,
@@ -198,6 +217,7 @@ def build_demo_project(
         votes=votes,
         incoming=incoming,
         embeddings=embeddings,
+        evaluation=evaluation,
     )
 
 
@@ -291,6 +311,8 @@ def _prepare_folder(root: Path, data_dir: Path, overwrite: bool) -> None:
         root / INCOMING_DIR,
         root / VOTES_FILE,
         root / EMBEDDINGS_FILE,
+        root / EVAL_DIR,
+        root / MODEL_FILE,
     )
     taken = [p for p in (*parts, config) if p.exists() and (p.is_file() or any(p.iterdir()))]
     if taken and not overwrite:

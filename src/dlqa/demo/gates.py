@@ -50,6 +50,12 @@ DEMO_GATES: dict[str, tuple[dict[str, Any], str]] = {
         "only above 10 % of the samples; the demo files two samples per part under the wrong "
         "class among hundreds, and those must fail the gate",
     ),
+    "eval.embedding_clusters": (
+        {"level": "fail"},
+        "a class can hold a family of looks that a model rightly keeps apart, so dlqa only "
+        "warns when one splits into clusters; the demo files sideways scans under 'four', one "
+        "label for two kinds of image, and that must fail the gate",
+    ),
     "data.near_duplicates": (
         {"max_fraction": 0.0},
         "real collections hold retakes and bursts, so dlqa tolerates a few near-duplicates "

@@ -12,7 +12,7 @@ from dlqa.config import Config
 from dlqa.core.results import CheckResult
 from dlqa.core.stages import ProgressFactory
 from dlqa.demo.build import DemoProject
-from dlqa.demo.verify import PlantedOutcome, unexpected_data_failures, verify_planted
+from dlqa.demo.verify import PlantedOutcome, unexpected_failures, verify_planted
 from dlqa.report.model import Report
 from dlqa.runner import RunSession, run_data_qa, run_drift
 from dlqa.sources.base import Source
@@ -41,7 +41,7 @@ def part_run(part: str, session: RunSession, planted: dict[str, list[str]]) -> P
         part=part,
         run_id=session.run_id,
         outcomes=verify_planted(results, planted, part),
-        unexpected=unexpected_data_failures(results, part),
+        unexpected=unexpected_failures(results, part),
         written=dict(session.written),
         report=session.report,
     )
@@ -72,8 +72,8 @@ def run_data_parts(
     own_features = config.data.model_copy(update={"embeddings": None, "label_errors": True})
     part_config = config.model_copy(update={"data": own_features})
     for part, planted in project.planted_by_part().items():
-        if part == "image":
-            continue  # the image part is the `dlqa check` run
+        if part in ("image", "eval"):
+            continue  # the image and eval parts are the `dlqa check` run
         if part == "drift":
             assert project.incoming is not None
             # `dlqa data drift data/train incoming`

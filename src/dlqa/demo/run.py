@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 from dlqa.config import Config
 from dlqa.core.gates import gate_fails
 from dlqa.core.results import CheckResult
 from dlqa.demo.build import DemoProject
+from dlqa.demo.eval_part import MODEL_FILE
 from dlqa.runner.session import RunSession
 
-MONITORED_EPOCHS = 3
+# Long enough for the evaluation part to have a model worth evaluating (about 0.6 accuracy
+# on ten classes from 480 small training images), short enough for the demo's time budget.
+MONITORED_EPOCHS = 12
 
 
 def torch_available() -> bool:
@@ -21,10 +25,11 @@ def torch_available() -> bool:
 
 def prepare_training(project: DemoProject, config: Config) -> bool:
     """Point the demo's training code at the project's data; without torch, drop [train]
-    from the config (the data part still runs) and return False."""
+    and [eval] from the config (the data part still runs) and return False."""
     if not torch_available():
         for key in ("model", "loss", "optimizer", "batch", "fast", "fast_command"):
             setattr(config.train, key, None)
+        config.eval.test = None
         return False
     from dlqa.demo import training
 
@@ -38,10 +43,14 @@ class MonitoredTraining:
     run_id: int
     results: list[CheckResult]
     test_accuracy: list[float]
+    weights: Path  # the trained model's state_dict, which [eval] evaluates
 
 
 def run_monitored_training(project: DemoProject, config: Config) -> MonitoredTraining:
-    """Train the demo CNN with dlqa.monitor attached and store its findings as a run."""
+    """Train the demo CNN with dlqa.monitor attached, store its findings as a run and save
+    its weights where ``[eval] weights`` expects them."""
+    import torch
+
     from dlqa.demo.training import train
 
     session = RunSession(
@@ -52,7 +61,12 @@ def run_monitored_training(project: DemoProject, config: Config) -> MonitoredTra
         for result in trained.monitor_results:
             session.add_result(result)
     assert session.run_id is not None
-    return MonitoredTraining(session.run_id, trained.monitor_results, trained.test_accuracy)
+    weights = project.root / MODEL_FILE
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(trained.model.state_dict(), weights)
+    return MonitoredTraining(
+        session.run_id, trained.monitor_results, trained.test_accuracy, weights
+    )
 
 
 def unexpected_training_failures(results: list[CheckResult]) -> list[str]:
@@ -62,3 +76,19 @@ def unexpected_training_failures(results: list[CheckResult]) -> list[str]:
         for r in results
         if r.check_id.startswith(("train.", "monitor.")) and gate_fails(r)
     ]
+
+
+def evaluation_line(monitored: MonitoredTraining, results: list[CheckResult]) -> str:
+    """What `dlqa demo` says about the trained CNN and its evaluation."""
+    by_id = {r.check_id: r for r in results}
+    line = (
+        f"The CNN trained for {len(monitored.test_accuracy)} epochs reaches "
+        f"{monitored.test_accuracy[-1]:.2f} accuracy on data/test ({monitored.weights.name})"
+    )
+    accuracy = by_id.get("eval.accuracy")
+    if accuracy is not None and accuracy.interval is not None and accuracy.value is not None:
+        line += (
+            f"; on its eval set: {accuracy.value:.3f} [{accuracy.interval.low:.3f}, "
+            f"{accuracy.interval.high:.3f}] over {accuracy.n} images ({accuracy.status.value})"
+        )
+    return line + "."

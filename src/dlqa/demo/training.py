@@ -141,6 +141,11 @@ def model_input(image: Image.Image) -> np.ndarray:
     return -standard if float(np.median(border)) > 0 else standard
 
 
+def eval_transform(image: Image.Image) -> torch.Tensor:
+    """``[eval] transform``: one decoded image as the model's (1, 32, 32) input tensor."""
+    return torch.from_numpy(model_input(image))[None]
+
+
 def make_loader(
     data_dir: str | Path | None = None,
     batch_size: int = 32,

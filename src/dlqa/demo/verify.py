@@ -41,6 +41,10 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
         "brightness_shift": "data.property_drift",
         "new_camera": "data.domain_classifier",
     },
+    "eval": {
+        "two_meaning": "eval.embedding_clusters",
+        "regression_case": "eval.regression_cases",
+    },
 }
 
 
@@ -83,14 +87,16 @@ def verify_planted(
     return outcomes
 
 
-def unexpected_data_failures(results: list[CheckResult], part: str) -> list[str]:
-    """Data checks that failed their gate on ``part`` although nothing was planted for them:
-    the demo's ordinary samples are meant to pass everything else."""
+def unexpected_failures(results: list[CheckResult], part: str) -> list[str]:
+    """Checks of ``part``'s stage (data, or eval for the evaluation part) that failed their
+    gate although nothing was planted for them: the demo's ordinary samples are meant to
+    pass everything else."""
     expected = set(PLANTED_CHECKS[part].values())
+    prefix = "eval." if part == "eval" else "data."
     return sorted(
         {
             r.check_id
             for r in results
-            if r.check_id.startswith("data.") and r.check_id not in expected and gate_fails(r)
+            if r.check_id.startswith(prefix) and r.check_id not in expected and gate_fails(r)
         }
     )

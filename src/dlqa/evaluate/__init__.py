@@ -1,6 +1,8 @@
 """Evaluation QA: metrics of a model on an eval set, with the uncertainty the set's size
-leaves them. ``metrics`` holds the pure functions (numpy in, numbers and intervals out)."""
+leaves them. :func:`evaluate` runs the ``eval.*`` checks on plain arrays; ``metrics``,
+``calibration``, ``slices`` and ``clusters`` hold the pure functions under them."""
 
+from dlqa.evaluate.api import evaluate
 from dlqa.evaluate.metrics import (
     PROB_SUM_TOLERANCE,
     BootstrapIntervals,
@@ -23,6 +25,7 @@ from dlqa.evaluate.metrics import (
 )
 
 __all__ = [
+    "evaluate",
     "PROB_SUM_TOLERANCE",
     "BootstrapIntervals",
     "accuracy",

@@ -16,6 +16,9 @@ from typing import Any
 from dlqa.core.plugins import PluginError
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.core.stages import evidence_describer
+from dlqa.report.eval_svg import confusion_parts, label
+from dlqa.report.reliability_svg import reliability_caption, reliability_parts
+from dlqa.report.scatter_svg import map_parts
 from dlqa.report.snippets import excerpt, pair_excerpts, pair_texts, snippet_text
 from dlqa.report.text import format_number
 
@@ -36,8 +39,9 @@ class EvidenceKind:
     describe: Callable[[Any], str]  # one item as one line of plain text
     # The HTML layout: "samples", "pairs", "groups" (thumbnail tiles), "table" (rows of dicts,
     # else text), "log" (preformatted lines), "histograms" (overlaid reference/current
-    # histograms), "image" (an embedded picture with its caption) or "text" (one described
-    # line per item).
+    # histograms), "image" (an embedded picture with its caption), "confusion",
+    # "reliability", "map" (an evaluation's charts), "intervals" (rows with interval bars)
+    # or "text" (one described line per item).
     layout: str
     html_items: int  # how many items the HTML shows (tiles cost more room than lines)
 
@@ -145,6 +149,58 @@ def _describe_image(item: Any) -> str:
     return describe_any(item)
 
 
+def _describe_confusion(item: Any) -> str:
+    """'confusion matrix 10x10, 512 errors; most confused: 7→1 (23)' (true→predicted)."""
+    parts = confusion_parts(item)
+    if parts is None:
+        return _describe_row(item)
+    n = len(parts.classes)
+    line = f"confusion matrix {n}x{n}, {parts.errors} errors"
+    top = parts.most_confused()
+    if top is None:
+        return line
+    true, predicted, count = top
+    names = label(parts.classes[true], 24), label(parts.classes[predicted], 24)
+    return f"{line}; most confused: {names[0]}\u2192{names[1]} ({count})"
+
+
+def _describe_reliability(item: Any) -> str:
+    """'ECE 0.04 over 15 equal-mass bins, Brier 0.21'."""
+    parts = reliability_parts(item)
+    if parts is None:
+        return _describe_row(item)
+    bins = f"{len(parts.bins)} {parts.scheme + ' ' if parts.scheme else ''}bins"
+    if parts.ece is None:
+        return reliability_caption(parts)
+    line = f"ECE {format_number(parts.ece)} over {bins}"
+    return line if parts.brier is None else f"{line}, Brier {format_number(parts.brier)}"
+
+
+def _describe_map(item: Any) -> str:
+    """'2-D map (pca) of 5000 points, 312 misclassified'."""
+    parts = map_parts(item)
+    if parts is None:
+        return _describe_row(item)
+    method = label(parts.method, 30)
+    return f"2-D map ({method}) of {len(parts.points)} points, {parts.misclassified} misclassified"
+
+
+def _describe_interval(item: Any) -> str:
+    """'recall[cat] 0.91 [0.88, 0.94] n=300 (min 0.9)', and the status unless it passed."""
+    if not isinstance(item, dict) or "name" not in item:
+        return _describe_named(item)
+    line = f"{item['name']} {format_number(item.get('value'))}"
+    if item.get("low") is not None and item.get("high") is not None:
+        line += f" [{format_number(item['low'])}, {format_number(item['high'])}]"
+    if item.get("n") is not None:
+        line += f" n={plain(item['n'])}"
+    if item.get("threshold") is not None:
+        bound = "max" if item.get("direction") == "max" else "min"
+        line += f" ({bound} {format_number(item['threshold'])})"
+    status = item.get("status")
+    return line if status in (None, "", "pass") else f"{line} {plain(status)}"
+
+
 EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     "samples": EvidenceKind(_describe_sample, "samples", 12),
     "pairs": EvidenceKind(_describe_pair, "pairs", 6),
@@ -157,6 +213,14 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     "histograms": EvidenceKind(_describe_histogram, "histograms", 8),
     # A picture made by a check (a preview grid): {"caption", "data_uri"}, PNG or JPEG only.
     "image": EvidenceKind(_describe_image, "image", 4),
+    # Evaluation: a confusion matrix {"classes", "matrix"} as a heat map, a reliability
+    # diagram {"bins", "ece", "brier"}, a 2-D map of the eval set {"method", "classes",
+    # "points", "ids"} as a scatter plot (SVG each), and metrics with their intervals
+    # {"name", "value", "low", "high", "threshold", "n", "status"} as a table of bars.
+    "confusion": EvidenceKind(_describe_confusion, "confusion", 4),
+    "reliability": EvidenceKind(_describe_reliability, "reliability", 4),
+    "map": EvidenceKind(_describe_map, "map", 2),
+    "intervals": EvidenceKind(_describe_interval, "intervals", 200),
 }
 # Kinds nobody registered: rows of dicts still make a table, anything else one line each.
 FALLBACK_KIND = EvidenceKind(_describe_row, "table", 20)

@@ -44,7 +44,9 @@ HEADER_META_KEYS = ("source", "n_samples", "fingerprint", "snapshot_id", "run_id
 SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
 # A passing result still gets a section when its evidence is something to look at rather than
 # a list of problems: a preview grid, an agreement table, overlaid histograms.
-SHOWN_WHEN_PASSING = frozenset({"image", "table", "histograms"})
+SHOWN_WHEN_PASSING = frozenset(
+    {"image", "table", "histograms", "confusion", "reliability", "map", "intervals"}
+)
 
 _TEMPLATE_NAME = "report.html.j2"
 

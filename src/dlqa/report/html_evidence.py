@@ -11,15 +11,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import Evidence
+from dlqa.report.eval_svg import confusion_svg
 from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
 from dlqa.report.histogram_svg import overlaid_histogram_svg
+from dlqa.report.intervals import interval_bar, status_colour
 from dlqa.report.media_types import audio_data_uri, image_data_uri, image_media_type, png_size
+from dlqa.report.reliability_svg import reliability_svg
+from dlqa.report.scatter_svg import map_svg
 from dlqa.report.snippets import cut, pair_runs, pair_texts, snippet_runs, snippet_text
 from dlqa.report.text import format_number
 
@@ -37,6 +42,9 @@ _IMAGE_URI = re.compile(r"data:(image/png|image/jpeg);base64,([A-Za-z0-9+/]+={0,
 MAX_IMAGE_URI_CHARS = 8_000_000
 # Sample keys the tile shows in its own place; any other key is listed as JSON.
 _SAMPLE_KEYS = frozenset({"id", "label", "split", "value", "reason", "text"})
+# A chart item that cannot be drawn is shown as its data, cut to this many characters (a
+# map holds thousands of points).
+MAX_RAW_CHARS = 20_000
 
 
 def json_text(value: Any) -> str:
@@ -246,17 +254,102 @@ def _image_view(item: Any, budget: MediaBudget) -> dict[str, Any]:
     return {"caption": caption, "src": embedded}
 
 
-def _histogram_view(item: Any) -> dict[str, Any]:
+def raw_text(item: Any, limit: int = MAX_RAW_CHARS) -> str:
+    """An item as indented JSON, cut after ``limit`` characters."""
+    text = json_text(item)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit} more characters)"
+
+
+# The chart layouts: each draws one item as our own SVG, or None when it cannot.
+_CHARTS = {
+    "histograms": overlaid_histogram_svg,
+    "confusion": confusion_svg,
+    "reliability": reliability_svg,
+    "map": map_svg,
+}
+
+
+def _chart_view(layout: str, item: Any) -> dict[str, Any]:
     from markupsafe import Markup
 
-    svg = overlaid_histogram_svg(item)
+    try:
+        svg = _CHARTS[layout](item)
+    except Exception:  # a drawing bug must not hide the evidence: show it as data
+        svg = None
     if svg is None:
-        return {"raw": json_text(item)}  # not drawable: shown as data, never dropped
-    # Our own SVG: numbers we format and text that histogram_svg escapes.
+        return {"raw": raw_text(item)}  # not drawable: shown as data, never dropped
+    # Our own SVG: numbers we format and text that histogram_svg, eval_svg, reliability_svg
+    # and scatter_svg escape.
     return {"svg": Markup(svg)}
 
 
-# The tile layouts; "table", "log", "histograms", "image" and "text" are built in
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _family(item: Any) -> str:
+    """Rows read on one scale: the metric before its subject ("recall" of "recall[cat]")."""
+    return str(item["name"]).split("[", 1)[0]
+
+
+def _domains(items: list[Any]) -> dict[str, tuple[float, float]]:
+    """The shared scale of each family of rows: the range of all their finite numbers."""
+    numbers: dict[str, list[float]] = {}
+    for item in items:
+        if isinstance(item, dict) and "name" in item:
+            found = [_number(item.get(key)) for key in ("low", "high", "value", "threshold")]
+            numbers.setdefault(_family(item), []).extend(
+                n for n in found if n is not None and math.isfinite(n)
+            )
+    return {family: (min(ns), max(ns)) for family, ns in numbers.items() if ns}
+
+
+def _interval_rows(items: list[Any]) -> list[dict[str, Any]]:
+    items = [to_json_safe(item) for item in items]  # numpy numbers read as numbers
+    domains = _domains(items)
+    return [_interval_row(item, domains) for item in items]
+
+
+def _interval_row(item: Any, domains: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """One row of an "intervals" table: the numbers as text and the bar (our own SVG)."""
+    from markupsafe import Markup
+
+    if not isinstance(item, dict) or "name" not in item:
+        return {"raw": shorten(json.dumps(to_json_safe(item), ensure_ascii=False), 400)}
+    low, high = _number(item.get("low")), _number(item.get("high"))
+    value, threshold = _number(item.get("value")), _number(item.get("threshold"))
+    status = item.get("status")
+    bar = None
+    if low is not None and high is not None:
+        domain = domains.get(_family(item))
+        bar = interval_bar(low, high, value, threshold, colour=status_colour(status), domain=domain)
+    bound = "max" if item.get("direction") == "max" else "min"
+    return {
+        "name": cell_text(item["name"]),
+        "value": format_number(item.get("value")),
+        "interval": (
+            f"[{format_number(item.get('low'))}, {format_number(item.get('high'))}]"
+            if item.get("low") is not None or item.get("high") is not None
+            else ""
+        ),
+        "n": cell_text(item.get("n")),
+        "threshold": (
+            "" if item.get("threshold") is None else f"{bound} {cell_text(item['threshold'])}"
+        ),
+        "status": cell_text(status),
+        "status_class": status if isinstance(status, str) and status in _STATUS_CLASSES else "",
+        "bar": None if bar is None else Markup(bar),  # numbers and escaped text only
+    }
+
+
+_STATUS_CLASSES = frozenset({"pass", "warn", "fail", "error", "skip", "inconclusive"})
+
+
+# The tile layouts; "table", "log", the charts, "intervals", "image" and "text" are built in
 # evidence_view.
 _TILE_BUILDERS = {"samples": _sample_tile, "pairs": _pair_view, "groups": _group_view}
 
@@ -279,8 +372,12 @@ def evidence_view(evidence: Evidence, budget: MediaBudget) -> dict[str, Any]:
         if table is not None:
             view.update(layout="table", table=table)
             return view
-    if spec.layout == "histograms":
-        view.update(layout="histograms", entries=[_histogram_view(item) for item in top])
+    if spec.layout in _CHARTS:
+        entries = [_chart_view(spec.layout, item) for item in top]
+        view.update(layout=spec.layout, entries=entries)
+        return view
+    if spec.layout == "intervals":
+        view.update(layout="intervals", rows=_interval_rows(top))
         return view
     if spec.layout == "image":
         view.update(layout="image", entries=[_image_view(item, budget) for item in top])

@@ -13,10 +13,16 @@ from dlqa.core.errors import ConfigError, UsageError
 from dlqa.train import TORCH_HINT
 
 
-def load_object(path: str, *, search_path: list[Path] | None = None, key: str = "") -> Any:
+def load_object(
+    path: str,
+    *,
+    search_path: list[Path] | None = None,
+    key: str = "",
+    section: str = "train",
+) -> Any:
     """Import ``module:attribute`` (dotted attributes allowed), with a message that names the
-    dlqa.toml key and what failed: the module, or the attribute in it."""
-    where = f"train.{key} = {path!r}" if key else repr(path)
+    dlqa.toml key (``[section] key``) and what failed: the module, or the attribute in it."""
+    where = f"{section}.{key} = {path!r}" if key else repr(path)
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f'{where}: expected "module:attribute"')
@@ -33,7 +39,7 @@ def load_object(path: str, *, search_path: list[Path] | None = None, key: str = 
             ) from None
         raise UsageError(
             f"{where}: cannot import module {module_name!r}: {exc}",
-            hint="check the module name and [train] python_path in dlqa.toml",
+            hint=f"check the module name and [{section}] python_path in dlqa.toml",
         ) from None
     except Exception as exc:  # the user's module raised while importing
         raise UsageError(
