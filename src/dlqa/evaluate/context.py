@@ -9,6 +9,7 @@ confusion matrix, its bootstrap) are computed once, on first use, whichever chec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -24,9 +25,9 @@ DEFAULT_RESAMPLES = 1000
 @dataclass
 class EvalContext:
     labels: np.ndarray  # (n,) int64 class indices
-    probs: np.ndarray  # (n, C) float64 probabilities
+    probs: np.ndarray  # (n, C) float probabilities (float32 kept as it came)
     class_names: tuple[str, ...]
-    sample_ids: tuple[str, ...]
+    sample_ids: Sequence[str]  # a tuple, or RowIds for the default "0".."n-1"
     # Set name -> sorted row indices; always has "test".
     sets: dict[str, np.ndarray]
     slices: dict[str, np.ndarray] = field(default_factory=dict)

@@ -31,10 +31,13 @@ def _positions(mask: np.ndarray) -> str:
 
 
 def check_probs(probs: ArrayLike) -> np.ndarray:
-    """``probs`` as a float64 ``(n, C)`` array of probabilities, or a UsageError naming the
-    rows that are not (NaN, negative, not summing to 1: logits passed by mistake)."""
+    """``probs`` as an ``(n, C)`` float array of probabilities (float32 stays float32: a
+    million rows of 100 classes need not be copied), or a UsageError naming the rows that
+    are not (NaN, negative, not summing to 1: logits passed by mistake)."""
     try:
-        array = np.asarray(probs, dtype=np.float64)
+        array = np.asarray(probs)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float64)
     except (TypeError, ValueError):
         raise UsageError("probs must be a numeric (n, C) array of probabilities") from None
     if array.ndim != 2 or array.shape[1] < 2:
@@ -44,13 +47,14 @@ def check_probs(probs: ArrayLike) -> np.ndarray:
         )
     if array.shape[0] == 0:
         raise UsageError("probs is empty: there is nothing to evaluate")
-    bad = ~np.isfinite(array).all(axis=1)
+    # Two passes over the array: a row sum is NaN or infinite when any entry is.
+    sums = array.sum(axis=1, dtype=np.float64)
+    bad = ~np.isfinite(sums)
     if bad.any():
         raise UsageError(
             f"probs has NaN or infinite values in {bad.sum()} row(s): {_positions(bad)}"
         )
-    negative = (array < 0).any(axis=1)
-    sums = array.sum(axis=1)
+    negative = array.min(axis=1) < 0
     off = np.abs(sums - 1.0) > PROB_SUM_TOLERANCE
     if negative.any() or off.any():
         rows = negative | off
@@ -61,6 +65,22 @@ def check_probs(probs: ArrayLike) -> np.ndarray:
             hint="pass softmax(logits), not logits or scores",
         )
     return array
+
+
+class RowIds(Sequence[str]):
+    """The default sample ids "0".."n-1", made only for the rows a view shows."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [str(i) for i in range(self._n)[index]]
+        position = range(self._n)[int(index)]  # IndexError beyond n, as a tuple's
+        return str(position)
 
 
 def check_labels(labels: ArrayLike, n: int, class_names: Sequence[str]) -> np.ndarray:
@@ -107,9 +127,9 @@ def check_class_names(class_names: Sequence[str] | None, n_classes: int) -> tupl
     return names
 
 
-def check_sample_ids(sample_ids: Sequence[Any] | None, n: int) -> tuple[str, ...]:
+def check_sample_ids(sample_ids: Sequence[Any] | None, n: int) -> Sequence[str]:
     if sample_ids is None:
-        return tuple(str(i) for i in range(n))
+        return RowIds(n)
     ids = tuple(str(sample_id) for sample_id in sample_ids)
     if len(ids) != n:
         raise UsageError(f"sample_ids has {len(ids)} ids but probs has {n} rows")
