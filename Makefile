@@ -61,6 +61,7 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/label_errors.py
 	$(VENV)/bin/python benchmarks/drift.py
 	$(VENV)/bin/python benchmarks/eval_metrics.py
+	$(VENV)/bin/python benchmarks/eval_gates.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache
