@@ -30,10 +30,11 @@ def demo_command(
     quiet: QuietOption = False,
 ) -> None:
     """Build the example project (digits with planted problems and a small CNN, plus synthetic
-    audio clips and a text corpus with planted problems of their own), run `dlqa check` on it
-    (data checks, the training sanity battery, the fast loop), profile the audio and text parts
-    as data runs of their own, train the CNN with the training monitor, and say whether every
-    planted problem was caught.
+    audio clips and a text corpus with planted problems of their own), train the CNN with the
+    training monitor, run `dlqa check` on it (data checks, the training sanity battery, the
+    fast loop, and the evaluation of the trained CNN on its test, golden and regression sets),
+    profile the audio and text parts as data runs of their own, and say whether every planted
+    problem was caught.
 
     Exit code 0 when every planted problem of every part was caught, no other data check
     failed and the correct CNN passed its training checks, 1 otherwise.

@@ -59,6 +59,11 @@ DIP_LEVEL = 0.999
 # value is set in benchmarks/eval_clusters.py and the tests (a unimodal blob cut in two
 # gives at most 3.46; two Gaussian clusters are found reliably from about 5 sds apart).
 MIN_SEPARATION = 4.5
+# Share of samples that the cut found without them puts on the side the cut on all samples
+# does. Clusters give ~1; a blob with no preferred cut (a heavy-tailed one, whose cuts each
+# isolate a few outliers) gives folds cut along unrelated lines, whose projections, each on
+# its own line, can stack into spurious modes.
+MIN_AGREEMENT = 0.9
 MAX_COMPONENTS = 10
 N_FOLDS = 5
 N_INIT = 5
@@ -356,16 +361,19 @@ def _side(z: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def _cross_fitted_projection(
-    z: np.ndarray, bound: np.ndarray, rng: np.random.Generator, n_folds: int, n_init: int
+    z: np.ndarray,
+    fit: np.ndarray,
+    reference: np.ndarray,
+    rng: np.random.Generator,
+    n_folds: int,
+    n_init: int,
 ) -> np.ndarray:
-    """Each sample's position on the line 2-means finds *without* its fold, centred on that
-    2-means cut (so its sign is the side the held-out cut puts it on) and in units of the
-    training folds' sd along the line: the same frame for every fold."""
+    """Each sample's position on the line 2-means finds on ``fit`` *without* its fold,
+    centred on that 2-means cut (so its sign is the side the held-out cut puts it on,
+    oriented as ``reference``, the centroids found on all samples) and in units of the
+    training folds' sd along the line."""
     n = len(z)
-    # 2-means is fitted on scores clipped at ``bound`` (5 sds), so that one far outlier
-    # cannot be a centroid; projected are the unclipped scores (clipping piles values up).
-    fit = np.clip(z, -bound, bound)
-    ref_dir = np.diff(_two_means(fit, rng, n_init), axis=0)[0]
+    ref_dir = reference[1] - reference[0]
     position = np.empty(n)
     for fold in np.array_split(rng.permutation(n), n_folds):
         train = np.ones(n, dtype=bool)
@@ -438,13 +446,20 @@ def _test_split(
         ("PCA", scores / scales[0], 5.0 * scales / scales[0]),
         ("whitened PCA", scores / scales, np.full(len(scales), 5.0)),
     ):
-        position = _cross_fitted_projection(z, bound, rng, N_FOLDS, N_INIT)
+        # 2-means is fitted on scores clipped at ``bound`` (5 sds), so that a far outlier
+        # cannot be a centroid; projected are the unclipped scores (clipping piles values
+        # up, which the dip would see as a mode).
+        fit = np.clip(z, -bound, bound)
+        reference = _two_means(fit, rng, N_INIT)
+        second = _side(fit, reference)
+        position = _cross_fitted_projection(z, fit, reference, rng, N_FOLDS, N_INIT)
+        agreement = float(np.mean((position > 0) == second))
         near = _nearest_balanced(position)
         dip = dip_statistic(near)
         threshold = dip_critical_value(len(near), level)
         p_value = dip_p_value(dip, len(near))
         separation = _separation(position)
-        first = ~_side(z, _two_means(np.clip(z, -bound, bound), rng, N_INIT))
+        first = ~second
         smaller = int(min(first.sum(), n - first.sum()))
         stats = (
             f"dip {dip:.4f} vs {threshold:.4f} (p {_p_text(p_value)}), "
@@ -452,6 +467,8 @@ def _test_split(
         )
         if dip <= threshold:
             reason = f"one mode: {stats}"
+        elif agreement < MIN_AGREEMENT:
+            reason = f"unstable cut (agreement {agreement:.2f} < {MIN_AGREEMENT:g}): {stats}"
         elif separation < min_separation:
             reason = f"modes too close (separation under {min_separation:g}): {stats}"
         elif smaller < min_cluster_size:
