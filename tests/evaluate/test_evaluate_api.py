@@ -188,8 +188,8 @@ def bad_probs_cases():
     nan = probs.copy()
     nan[3, 1] = np.nan
     return [
-        (labels, logits, "summing to 1"),
-        (labels, nan, "NaN"),
+        (labels, logits, "not logits"),
+        (labels, nan, "row 3 is not finite"),
         (labels, probs[:, :1], "C >= 2"),
         (labels, probs[:0], "empty"),
         (labels + 10, probs, "outside the 4 classes"),

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from dlqa.core.intervals import z_of
 from dlqa.core.results import Interval
-from dlqa.evaluate.metrics import PROB_SUM_TOLERANCE
+from dlqa.evaluate.metrics import probability_array
 
 DEFAULT_BINS = 15
 # Up to this many samples the intervals come from an exact index bootstrap; above it, from
@@ -53,34 +53,7 @@ class _Samples:
 
 
 def _per_sample(probs: ArrayLike, labels: ArrayLike) -> _Samples:
-    array = np.asarray(probs)
-    if array.ndim != 2:
-        raise ValueError(f"probs must be 2-D (samples x classes), got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"probs are empty: shape {array.shape}")
-    if array.dtype.kind not in "iuf":
-        raise ValueError(f"probs must be numbers, got dtype {array.dtype}")
-    if array.dtype.kind != "f":
-        array = array.astype(np.float64)
-    # float32 softmax outputs stay float32 (no 800 MB copy at 1M x 100); sums run in float64.
-    sums = array.sum(axis=1, dtype=np.float64)
-    finite = np.isfinite(sums)  # a NaN or inf anywhere in a row makes its sum NaN or inf
-    if not finite.all():
-        row = int(np.argmin(finite))
-        raise ValueError(f"probs row {row} is not finite (NaN or inf)")
-    if array.min() < 0:
-        row = int(np.flatnonzero((array < 0).any(axis=1))[0])
-        raise ValueError(
-            f"probs row {row} holds a negative value {array[row].min():.6g}; "
-            "pass probabilities (softmax outputs), not logits"
-        )
-    off = np.abs(sums - 1.0) > PROB_SUM_TOLERANCE
-    if off.any():
-        row = int(np.argmax(off))
-        raise ValueError(
-            f"probs row {row} sums to {sums[row]:.6g}, not 1 (within {PROB_SUM_TOLERANCE}); "
-            "pass probabilities (softmax outputs), not logits"
-        )
+    array = probability_array(probs)
     n, c = array.shape
     y = _labels(labels, n, c)
     rows = np.arange(n)

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dlqa.core.errors import UsageError
-from dlqa.evaluate.metrics import PROB_SUM_TOLERANCE
+from dlqa.evaluate.metrics import probability_array
 
 # The case sets the checks know by name; any other name is a set whose metrics are shown.
 CASE_SETS = ("golden", "regression")
@@ -31,40 +31,16 @@ def _positions(mask: np.ndarray) -> str:
 
 
 def check_probs(probs: ArrayLike) -> np.ndarray:
-    """``probs`` as an ``(n, C)`` float array of probabilities (float32 stays float32: a
-    million rows of 100 classes need not be copied), or a UsageError naming the rows that
-    are not (NaN, negative, not summing to 1: logits passed by mistake)."""
+    """``probs`` as an ``(n, C)`` float array of probabilities (float32 stays float32), or a
+    UsageError naming the first row that is not (NaN, negative, not summing to 1: logits
+    passed by mistake)."""
+    shape = np.shape(probs)
+    if len(shape) == 2 and shape[1] < 2:
+        raise UsageError(f"probs must be an (n, C) array with C >= 2 classes, got shape {shape}")
     try:
-        array = np.asarray(probs)
-        if array.dtype.kind != "f":
-            array = array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise UsageError("probs must be a numeric (n, C) array of probabilities") from None
-    if array.ndim != 2 or array.shape[1] < 2:
-        raise UsageError(
-            f"probs must be an (n, C) array with C >= 2 classes, got shape {array.shape}",
-            hint="one row per sample, one column per class (softmax outputs)",
-        )
-    if array.shape[0] == 0:
-        raise UsageError("probs is empty: there is nothing to evaluate")
-    # Two passes over the array: a row sum is NaN or infinite when any entry is.
-    sums = array.sum(axis=1, dtype=np.float64)
-    bad = ~np.isfinite(sums)
-    if bad.any():
-        raise UsageError(
-            f"probs has NaN or infinite values in {bad.sum()} row(s): {_positions(bad)}"
-        )
-    negative = array.min(axis=1) < 0
-    off = np.abs(sums - 1.0) > PROB_SUM_TOLERANCE
-    if negative.any() or off.any():
-        rows = negative | off
-        first = int(np.flatnonzero(rows)[0])
-        raise UsageError(
-            f"probs rows must be probabilities summing to 1: {rows.sum()} row(s) are not "
-            f"(rows {_positions(rows)}; row {first} sums to {sums[first]:.6g})",
-            hint="pass softmax(logits), not logits or scores",
-        )
-    return array
+        return probability_array(probs)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc), hint="one row per sample: softmax(logits), C >= 2") from None
 
 
 class RowIds(Sequence[str]):
