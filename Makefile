@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/drift.py
 	$(VENV)/bin/python benchmarks/eval_metrics.py
 	$(VENV)/bin/python benchmarks/eval_gates.py
+	$(VENV)/bin/python benchmarks/eval_clusters.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

@@ -64,7 +64,9 @@ def check_embedding_clusters(context: EvalContext, params: dict[str, Any]) -> Ch
             )
     if groups:
         evidence.append(Evidence("groups", groups, len(groups), "a gallery per cluster"))
-    picture = embedding_map(embeddings, max_points=params["max_points"], seed=context.seed)
+    picture = embedding_map(
+        embeddings, labels=labels, max_points=params["max_points"], seed=context.seed
+    )
     shown = rows[picture.indices]
     points = [
         [round(float(x), 3), round(float(y), 3), int(context.labels[r]),
