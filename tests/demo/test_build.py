@@ -25,6 +25,7 @@ from dlqa.demo import (
     demo_config_text,
 )
 from dlqa.demo.digit_render import DistinctRenderer
+from dlqa.demo.eval_part import SIDEWAYS_IN_TRAIN
 from dlqa.sources import FolderSource
 
 PAIR_PROBLEMS = ("mislabeled", "exact_duplicates", "near_duplicate", "split_leakage")
@@ -102,8 +103,10 @@ def test_layout_is_split_class_folders_with_the_config(demo: DemoProject) -> Non
 
     ordinary = ordinary_ids(demo)
     splits = [class_and_split(i)[0] for i in ordinary]
-    assert len(ordinary) == 10 * 60
-    assert splits.count("train") == 10 * 48 and splits.count("test") == 10 * 12
+    # Ordinary for the data checks: the evaluation part's sideways fours are among them.
+    assert len(ordinary) == 10 * 60 + SIDEWAYS_IN_TRAIN
+    assert splits.count("train") == 10 * 48 + SIDEWAYS_IN_TRAIN
+    assert splits.count("test") == 10 * 12
     suffixes = {Path(i).suffix for i in ordinary}
     assert suffixes == {".png", ".jpg"}
 
@@ -245,7 +248,8 @@ def test_each_label_error_shows_the_digit_of_the_other_ones_folder(
     assert shown[second] == class_and_split(first)[1] != class_and_split(second)[1]
     # Fresh renders of digits no other file shows.
     others = [d for content, d in recorded.rendered.items() if content not in contents.values()]
-    assert len(others) == 10 * 60 + 3  # ordinary, corrupt (before cutting), mismatch, dark
+    # ordinary, corrupt (before cutting), mismatch, dark, the eval part's sideways fours
+    assert len(others) == 10 * 60 + 3 + SIDEWAYS_IN_TRAIN
     for sample_id, digit in drawn.items():
         assert not any(np.array_equal(digit, other) for other in others), sample_id
 
@@ -297,7 +301,8 @@ def test_no_two_unplanted_images_are_near_duplicates(demo: DemoProject) -> None:
             with Image.open(demo.data_dir / sample_id) as image:
                 hashes.append(perceptual_hash(image))
                 centers.append(center_hash(image))
-    assert len(hashes) == 10 * 60 + 2 + 2  # ordinary, mismatch, dark, two label errors
+    # ordinary, mismatch, dark, two label errors, the eval part's sideways fours
+    assert len(hashes) == 10 * 60 + 2 + 2 + SIDEWAYS_IN_TRAIN
     # The same search the near-duplicate check runs (full and centre hashes), at distance 10.
     pairs, _ = find_near_duplicate_samples(np.array(hashes), np.array(centers), 10)
     assert len(pairs) == 0
@@ -335,12 +340,12 @@ def test_small_build_has_all_plants_and_the_split_ratio(tmp_path: Path) -> None:
     image = demo.planted
     if demo.embeddings is None:
         image = {p: ids for p, ids in demo.planted.items() if p != "label_error"}
-    assert demo.planted_by_part() == {
-        "image": image,
-        "drift": {"brightness_shift": [], "new_camera": []},
-    }
+    expected = {"image": image, "drift": {"brightness_shift": [], "new_camera": []}}
+    if demo.evaluation is not None:  # with torch: the eval sets of the trained CNN
+        expected["eval"] = demo.evaluation.planted
+    assert demo.planted_by_part() == expected
     ordinary = ordinary_ids(demo)
-    assert len(ordinary) == 50
+    assert len(ordinary) == 50 + SIDEWAYS_IN_TRAIN
     assert sum(class_and_split(i)[0] == "test" for i in ordinary) == 10
     assert tuple(demo.planted) == PLANTED_PROBLEMS
 
@@ -358,7 +363,9 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     assert not (rebuilt.data_dir / "stray.txt").exists()
     assert not (tmp_path / "audio" / "stray.wav").exists()
     assert not (tmp_path / "incoming" / "stray.jpg").exists()
-    assert len(all_sample_ids(rebuilt.data_dir)) == 50 + len(PLANTED_PROBLEMS) + 1
+    assert len(all_sample_ids(rebuilt.data_dir)) == (
+        50 + len(PLANTED_PROBLEMS) + 1 + SIDEWAYS_IN_TRAIN
+    )
 
 
 @pytest.mark.parametrize("part", ["audio", "text", "incoming"])
@@ -384,7 +391,9 @@ def test_the_audio_and_text_parts_are_built_beside_the_images(demo: DemoProject)
     assert demo.audio.folder == demo.root / "audio"
     assert demo.text.manifest == demo.root / "text" / "texts.csv"
     parts = demo.planted_by_part()
-    assert list(parts) == ["image", "audio", "text", "drift"]
+    assert list(parts) == ["image", "audio", "text", "drift"] + (
+        ["eval"] if demo.evaluation is not None else []
+    )
     assert parts["image"] is demo.planted
     assert parts["audio"] == demo.audio.planted and parts["text"] == demo.text.planted
     assert parts["drift"] == {"brightness_shift": [], "new_camera": []}

@@ -88,3 +88,20 @@ def test_failures_with_nothing_planted_are_unexpected():
     ]
     assert unexpected_failures(results, "audio") == ["data.dc_offset"]
     assert unexpected_failures(results, "text") == ["data.clipped", "data.dc_offset"]
+
+
+def test_a_planted_cluster_is_caught_when_one_cluster_is_the_planted_samples():
+    planted = [f"scan_{i}" for i in range(30)]
+
+    def clusters(first: list[str], second: list[str]) -> list[CheckResult]:
+        groups = [{"ids": first}, {"ids": second}]
+        return [CheckResult("eval.embedding_clusters", Status.FAIL, "s",
+                            evidence=[Evidence("groups", groups, 2)])]  # fmt: skip
+
+    upright = [f"img_{i}" for i in range(30)]
+    found = verify_planted(clusters(planted[:29] + ["img_0"], planted[29:] + upright[1:]),
+                           {"two_meaning": planted}, "eval")[0]  # fmt: skip
+    assert found.caught  # 29 of 30 scans in a cluster that is 29 of 30 scans
+    mixed = verify_planted(clusters(planted[:15] + upright[:15], planted[15:] + upright[15:]),
+                           {"two_meaning": planted}, "eval")[0]  # fmt: skip
+    assert not mixed.caught and len(mixed.missed_ids) == 15  # a split, but not the planted one

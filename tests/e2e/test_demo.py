@@ -22,14 +22,17 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     counts = {part: len(checks) for part, checks in PLANTED_CHECKS.items()}
     assert (
         f"All {sum(counts.values())} planted problems (image {counts['image']}, audio "
-        f"{counts['audio']}, text {counts['text']}, drift {counts['drift']}) were caught" in flat
+        f"{counts['audio']}, text {counts['text']}, drift {counts['drift']}, eval "
+        f"{counts['eval']}) were caught" in flat
     )
     assert "Data checks failed with nothing planted" not in out
     assert "The demo's dlqa.toml tightens" in flat
     for check_id in ("data.near_silent", "data.truncated", "data.clipped"):
         assert f"- {check_id} (level warn -> fail): " in flat
     assert "Training QA on the demo CNN" in out and "none failed" in out
-    report = tmp_path / "demo" / ".dlqa" / "reports" / "run-1" / "report.json"
+    # Run 1 is the monitored training; run 2 the `dlqa check` of the trained CNN's project.
+    assert "The CNN trained for 40 epochs reaches" in flat
+    report = tmp_path / "demo" / ".dlqa" / "reports" / "run-2" / "report.json"
     document = json.loads(report.read_text())
     validate_report_dict(document)
     assert document["exit_code"] == 1  # the gates fail on the planted problems
@@ -39,7 +42,7 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     assert Path(report.with_name("report.html")).stat().st_size > 10_000
     # The audio and text parts: data runs of their own, every planted problem failing its
     # check with the planted samples flagged, every other data check not failing.
-    for part, run_id in (("audio", 2), ("text", 3)):
+    for part, run_id in (("audio", 3), ("text", 4)):
         part_report = tmp_path / "demo" / ".dlqa" / "reports" / part / f"run-{run_id}"
         assert f"{part} html report (run {run_id}): {part_report / 'report.html'}" in flat
         part_document = json.loads((part_report / "report.json").read_text())
@@ -51,7 +54,7 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
         failed = {i for i, s in part_statuses.items() if s == "fail"}
         assert failed == set(PLANTED_CHECKS[part].values()), part
     # The drift part: the training images against a brighter camera's, drift checks only.
-    drift_report = tmp_path / "demo" / ".dlqa" / "reports" / "drift" / "run-4" / "report.json"
+    drift_report = tmp_path / "demo" / ".dlqa" / "reports" / "drift" / "run-5" / "report.json"
     drift_document = json.loads(drift_report.read_text())
     assert drift_document["kind"] == "data.drift" and drift_document["exit_code"] == 1
     drift_statuses = {r["check_id"]: r["status"] for r in drift_document["results"]}
@@ -62,12 +65,34 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     }
     # The image run: the planted label errors among the suspects, the annotators' agreement.
     assert statuses["data.label_errors"] == "fail" and statuses["labels.agreement"] == "pass"
+    # ... and the evaluation: "four" splits into upright and sideways scans, the upside-down
+    # regression cases fail, the metrics pass their gates with their intervals.
+    results = {r["check_id"]: r for r in document["results"]}
+    assert results["eval.embedding_clusters"]["details"]["split_classes"] == ["four"]
+    assert statuses["eval.regression_cases"] == "fail"
+    assert statuses["eval.accuracy"] == "pass" and results["eval.accuracy"]["n"] == 600
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.
     monkeypatch.chdir(tmp_path / "demo")
     code, _, _ = run_cli("check", "--quiet")
     assert code == 1
-    # As the demo says: the first run re-renders from the store, the same results.
-    assert "dlqa report 1 --html again.html" in out.replace("\n", " ")
-    code, _, err = run_cli("report", "1", "--json", "again.json", "--quiet")
+    # One run, two stages' evidence: the thumbnails of both are kept (data, then eval).
+    from dlqa.store import open_store
+
+    store = open_store()
+    try:
+        thumbnails = store.get_run(2).report["thumbnails"]
+    finally:
+        store.close()
+    dark = json.loads(report.read_text())  # the planted dark image is data evidence
+    dark_ids = {
+        item["id"]
+        for r in dark["results"] if r["check_id"] == "data.dark"
+        for e in r["evidence"] for item in e["items"]
+    }  # fmt: skip
+    assert dark_ids and dark_ids <= set(thumbnails)
+    assert any(key.startswith("four/scan_") for key in thumbnails)  # a cluster's gallery
+    # As the demo says: the check run re-renders from the store, the same results.
+    assert "dlqa report 2 --html again.html" in out.replace("\n", " ")
+    code, _, err = run_cli("report", "2", "--json", "again.json", "--quiet")
     assert code == 0, err
     assert json.loads(Path("again.json").read_text())["results"] == document["results"]

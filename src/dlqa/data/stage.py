@@ -181,8 +181,14 @@ def store_media_of_files(run: StageRun, modality: str, files: dict[str, str]) ->
 
 
 def _store_media(run: StageRun, modality: str, contents: dict[str, _EvidenceContent]) -> None:
-    thumbnails: dict[str, str] = dict(run.report_parts.get("thumbnails") or {})
-    media: dict[str, str] = dict(run.report_parts.get("media") or {})
+    # One run may hold several stages' evidence (`dlqa check`: data, then eval): the report
+    # parts are merged key by key, so start from what earlier stages stored.
+    stored = run.store.get_run(run.run_id).report
+    thumbnails: dict[str, str] = {
+        **(stored.get("thumbnails") or {}),
+        **(run.report_parts.get("thumbnails") or {}),
+    }
+    media: dict[str, str] = {**(stored.get("media") or {}), **(run.report_parts.get("media") or {})}
     for sample_id, content in contents.items():
         try:  # what does not decode shows as a text tile; its check says why
             if modality == "audio":

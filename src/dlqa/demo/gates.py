@@ -50,6 +50,22 @@ DEMO_GATES: dict[str, tuple[dict[str, Any], str]] = {
         "only above 10 % of the samples; the demo files two samples per part under the wrong "
         "class among hundreds, and those must fail the gate",
     ),
+    "eval.accuracy": (
+        {"min": 0.85},
+        "dlqa sets no accuracy floor, since how good is good enough is the team's call; the "
+        "demo's CNN must clear 0.85 on its 600 eval images, decided by the interval's lower "
+        "bound, not by the point estimate",
+    ),
+    "eval.per_class": (
+        {"min_recall": 0.6},
+        "no class may fall behind: every class's recall must clear 0.6 on its 60 eval images "
+        "(again by the interval)",
+    ),
+    "eval.slices": (
+        {"min_slice_accuracy": 0.8},
+        "no slice of the eval images by brightness or contrast may fall below 0.8 accuracy "
+        "(by the interval; slices under 30 images are shown, not gated)",
+    ),
     "eval.embedding_clusters": (
         {"level": "fail"},
         "a class can hold a family of looks that a model rightly keeps apart, so dlqa only "

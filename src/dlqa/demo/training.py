@@ -9,8 +9,10 @@ The images are read from the demo's ``data`` folder (``<split>/<class>/<file>``)
 order: the ``data_dir`` argument, the ``DLQA_DEMO_DATA`` environment variable,
 :data:`DEFAULT_DATA_DIR` (set it before running the battery from elsewhere), and ``data`` in the
 current working folder (the project root when ``dlqa check`` runs there). Each image is decoded
-once with Pillow as grayscale 32x32 and standardised per image; files that do not decode (the
-demo plants a truncated JPEG) are skipped, since data QA is the place that reports them.
+once with Pillow as grayscale 32x32 and cleaned up as digit pipelines do (:func:`model_input`:
+the ink lifted off the uneven background, cropped and centred at one size, standardised); files
+that do not decode (the demo plants a truncated JPEG) are skipped, since data QA is the place
+that reports them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -31,9 +34,15 @@ from dlqa.core.errors import UsageError
 from dlqa.demo.build import CLASS_NAMES
 
 IMAGE_SIZE = 32
+INK_BOX = 24  # the ink's longer side after centring, in pixels of the model's input
+STROKE_FILTER = 7  # top-hat window: wider than most strokes (the thickest come out hollow)
 DATA_DIR_ENV = "DLQA_DEMO_DATA"
 DEFAULT_DATA_DIR: Path | None = None  # set by a caller that runs the demo from another folder
 SEED = 0
+# train(): a one-cycle schedule up to this learning rate, and inputs shifted at random by up to
+# this many pixels each step (the demo's 480 training images are few; see run.py's epochs).
+MAX_LR = 3e-3
+MAX_SHIFT = 2
 
 loss_fn = nn.CrossEntropyLoss()
 
@@ -131,14 +140,41 @@ def decode_image(path: Path) -> np.ndarray | None:
 
 
 def model_input(image: Image.Image) -> np.ndarray:
-    """A decoded image as the model sees it: grayscale 32 x 32, standardised, ink bright."""
+    """A decoded image as the model sees it: grayscale 32 x 32, the ink alone, centred at one
+    size and standardised.
+
+    The demo's photos vary in tint, lighting and pose; what tells digits apart is the ink. A
+    morphological top-hat keeps what is thinner than :data:`STROKE_FILTER` pixels (strokes)
+    and drops the slowly varying background; the ink is whichever of the light and dark
+    top-hats holds more (chalkboards have light ink on dark). The ink's bounding box is then
+    scaled to :data:`INK_BOX` pixels on its longer side and centred, as MNIST's digits are.
+    """
     small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
     pixels = np.asarray(small, dtype=np.float32) / 255.0
-    # Per-image standardisation: the demo's backgrounds vary in tint and lighting. Then ink is
-    # made the bright side: the border is background, and chalkboards have light ink on dark.
-    standard = (pixels - pixels.mean()) / max(float(pixels.std()), 1e-3)
-    border = np.concatenate([standard[0], standard[-1], standard[:, 0], standard[:, -1]])
-    return -standard if float(np.median(border)) > 0 else standard
+    window = (STROKE_FILTER, STROKE_FILTER)
+    light = pixels - ndimage.grey_opening(pixels, size=window)
+    dark = ndimage.grey_closing(pixels, size=window) - pixels
+    ink = light if float(light.sum()) > float(dark.sum()) else dark
+    ink = _centred(ink / max(float(ink.max()), 1e-3))
+    return ((ink - ink.mean()) / max(float(ink.std()), 1e-3)).astype(np.float32)
+
+
+def _centred(ink: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """``ink`` (0..1) cropped to where it exceeds ``threshold`` (half the strongest ink: a
+    narrow shadow in the background stays out of the box), scaled to :data:`INK_BOX` on its
+    longer side and centred on an empty canvas; unchanged when there is next to no ink."""
+    mask = ink > threshold
+    if mask.sum() < 3:
+        return ink
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = INK_BOX / max(crop.shape)
+    height, width = (max(1, round(side * scale)) for side in crop.shape)
+    resized = Image.fromarray(crop, "F").resize((width, height), Image.Resampling.BILINEAR)
+    canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    top, left = (IMAGE_SIZE - height) // 2, (IMAGE_SIZE - width) // 2
+    canvas[top : top + height, left : left + width] = np.asarray(resized)
+    return canvas
 
 
 def eval_transform(image: Image.Image) -> torch.Tensor:
@@ -210,17 +246,25 @@ def train(
     monitor: bool = True,
     data_dir: str | Path | None = None,
     batch_size: int = 32,
+    max_lr: float = MAX_LR,
+    max_shift: int = MAX_SHIFT,
 ) -> TrainingRun:
     """Train the CNN for ``epochs`` epochs, with the dlqa training monitor attached when
     ``monitor`` is true and ``dlqa.train.monitor`` is importable; accuracy on the test split
-    after each epoch."""
+    after each epoch. The optimizer is :func:`make_optimizer`'s, its learning rate driven by a
+    one-cycle schedule up to ``max_lr``; each batch is shifted at random by up to
+    ``max_shift`` pixels (seeded, like the rest)."""
     open_monitor = _monitor_factory() if monitor else None
     loader = make_loader(data_dir, batch_size)
     test_images, test_labels, _ = load_split(data_dir, "test")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
+        shifts = torch.Generator().manual_seed(SEED + 1)
         model = build_model()
         optimizer = make_optimizer(model.parameters())
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lr, total_steps=max(1, epochs * len(loader))
+        )
         run = TrainingRun(model=model)
         watcher = open_monitor(model, optimizer) if open_monitor is not None else None
         with watcher if watcher is not None else contextlib.nullcontext():
@@ -228,12 +272,13 @@ def train(
                 model.train()
                 for inputs, targets in loader:
                     optimizer.zero_grad()
-                    outputs = model(inputs)
+                    outputs = model(random_shift(inputs, max_shift, shifts))
                     loss = loss_fn(outputs, targets)
                     loss.backward()
                     if watcher is not None:  # after backward, before the step: it reads grads
                         watcher.step(loss, outputs=outputs, targets=targets)
                     optimizer.step()
+                    schedule.step()
                     run.losses.append(float(loss.detach()))
                 if watcher is not None:
                     watcher.end_epoch()
@@ -242,6 +287,21 @@ def train(
             run.monitor = watcher
             run.monitor_results = watcher.results()
     return run
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of ``(N, C, H, W)`` moved by up to ``max_shift`` pixels in each direction,
+    the edge pixels repeated where it moves away from the border."""
+    if max_shift <= 0:
+        return images
+    n, _, height, width = images.shape
+    padded = nn.functional.pad(images, (max_shift,) * 4, mode="replicate")
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator)
+    rows = (dy[:, None] + torch.arange(height))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(width))[:, None, None, :]
+    batch = torch.arange(n)[:, None, None, None]
+    channel = torch.arange(images.shape[1])[None, :, None, None]
+    return padded[batch, channel, rows, cols]
 
 
 def _accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:

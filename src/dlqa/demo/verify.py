@@ -48,6 +48,35 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
 }
 
 
+# Problems found as a cluster (a group of the evidence) rather than as samples one by one.
+CLUSTER_PROBLEMS = frozenset({"two_meaning"})
+# A planted cluster is found when one cluster of the evidence is the planted samples, give
+# or take this share either way (an unusual ordinary sample may sit with them).
+CLUSTER_TOLERANCE = 0.1
+
+
+def cluster_of(result: CheckResult, planted: list[str]) -> set[str]:
+    """The planted ids of the evidence group that is the planted cluster: one holding at
+    least 90 % of them and made at least 90 % of them (all of them count as flagged then);
+    else the planted ids of the best group, so that the others show as missed."""
+    wanted = set(planted)
+    best: set[str] = set()
+    for evidence in result.evidence:
+        if evidence.kind != "groups":
+            continue
+        for item in evidence.items:
+            members = {str(m) for m in (item.get("ids") if isinstance(item, dict) else item)}
+            hit = members & wanted
+            if len(hit) > len(best):
+                best = hit
+            if (
+                len(hit) >= (1 - CLUSTER_TOLERANCE) * len(wanted)
+                and len(hit) >= (1 - CLUSTER_TOLERANCE) * len(members)
+            ):
+                return wanted
+    return best
+
+
 @dataclass(frozen=True)
 class PlantedOutcome:
     part: str
@@ -74,6 +103,8 @@ def verify_planted(
         check_id = checks[problem]
         result = by_id.get(check_id)
         flagged = result.flagged_ids() if result else set()
+        if problem in CLUSTER_PROBLEMS and result is not None:
+            flagged = cluster_of(result, sample_ids)
         outcomes.append(
             PlantedOutcome(
                 part=part,

@@ -14,7 +14,8 @@ from dlqa.core.results import CheckResult, Evidence
 from dlqa.evaluate.clusters import embedding_map, split_classes
 from dlqa.evaluate.context import EvalContext
 
-GALLERY = 12  # members shown per cluster
+# Members listed per cluster (every one up to this; views show the first few as a gallery).
+MAX_MEMBERS = 1000
 
 
 class ClusterParams(BaseModel):
@@ -52,7 +53,7 @@ def check_embedding_clusters(context: EvalContext, params: dict[str, Any]) -> Ch
     groups = []
     for split in flagged:
         for k, members in enumerate(split.clusters):
-            shown = rows[np.asarray(members)][:GALLERY]
+            shown = rows[np.asarray(members)][:MAX_MEMBERS]
             groups.append(
                 {
                     "ids": [context.sample_ids[r] for r in shown],
