@@ -69,10 +69,9 @@ def cluster_of(result: CheckResult, planted: list[str]) -> set[str]:
             hit = members & wanted
             if len(hit) > len(best):
                 best = hit
-            if (
-                len(hit) >= (1 - CLUSTER_TOLERANCE) * len(wanted)
-                and len(hit) >= (1 - CLUSTER_TOLERANCE) * len(members)
-            ):
+            if len(hit) >= (1 - CLUSTER_TOLERANCE) * len(wanted) and len(hit) >= (
+                1 - CLUSTER_TOLERANCE
+            ) * len(members):
                 return wanted
     return best
 
