@@ -228,6 +228,8 @@ def test_gates_are_validated_against_the_registry():
         evaluate(labels, probs, gates={"eval.accuracy": {"min": 1.5}})
     # gates of other stages are accepted (the same [gates] mapping) and do nothing here
     assert evaluate(labels, probs, gates={"data.dark": {"level": "fail"}})
+    with pytest.raises(ConfigError, match="not an evaluation check"):
+        evaluate(labels, probs, checks=["data.dark"])
 
 
 def test_a_check_named_without_its_input_skips_and_says_how_to_provide_it():

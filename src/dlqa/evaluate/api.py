@@ -7,6 +7,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
+from dlqa.core.errors import ConfigError
 from dlqa.core.registry import all_specs, get_spec
 from dlqa.core.results import CheckResult
 from dlqa.core.suite import Suite
@@ -67,16 +68,18 @@ def eval_suite(
     stages are ignored, an unknown id is a ConfigError)."""
     from dlqa.evaluate.checks import CHECK_ORDER
 
-    for check_id in gates or {}:
-        get_spec(check_id)
+    own = {
+        check_id: dict(params)
+        for check_id, params in (gates or {}).items()
+        if get_spec(check_id).stage == "eval"  # an unknown id is a ConfigError
+    }
     wanted = None if checks is None else set(checks)
     for check_id in wanted or ():
         if get_spec(check_id).stage != "eval":
-            from dlqa.core.errors import ConfigError
-
-            raise ConfigError(f"{check_id} is not an evaluation check")
+            raise ConfigError(
+                f"{check_id} is not an evaluation check", hint="`dlqa checks` lists the eval.* ids"
+            )
     specs = [s for s in all_specs("eval") if wanted is None or s.check_id in wanted]
-    own = {key: dict(value) for key, value in (gates or {}).items() if key.startswith("eval.")}
     return Suite(specs, own, order=CHECK_ORDER)
 
 

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 
 from dlqa.core.intervals import z_of
 from dlqa.core.results import Interval
-from dlqa.evaluate.metrics import probability_array
+from dlqa.evaluate.metrics import class_ids, probability_array
 
 DEFAULT_BINS = 15
 # Up to this many samples the intervals come from an exact index bootstrap; above it, from
@@ -66,22 +66,16 @@ def _per_sample(probs: ArrayLike, labels: ArrayLike) -> _Samples:
 
 
 def _labels(labels: ArrayLike, n: int, n_classes: int) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class ids, got shape {y.shape}")
+    y = class_ids(labels, "labels")
     if len(y) != n:
         raise ValueError(f"labels and probs differ in length: {len(y)} labels, {n} rows")
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)  # class ids read from CSV arrive as 3.0
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"labels must hold integer class ids, got dtype {y.dtype}")
     bad = np.flatnonzero((y < 0) | (y >= n_classes))
     if len(bad):
         raise ValueError(
             f"labels hold {len(bad)} class id(s) outside 0..{n_classes - 1}; "
             f"the first is {int(y[bad[0]])} at index {int(bad[0])}"
         )
-    return y.astype(np.int64, copy=False)
+    return y
 
 
 def _check_bins(n_bins: int) -> int:

@@ -56,6 +56,7 @@ from dlqa.evaluate.dip import (
     dip_p_value,
     dip_statistic,
 )
+from dlqa.evaluate.metrics import class_ids
 
 # Chosen in benchmarks/eval_clusters.py: at 4.0 a digit class whose clusters differ only by
 # slant and position starts to split, and recall on planted merges gains little.
@@ -122,18 +123,12 @@ def _check_embeddings(embeddings: ArrayLike) -> np.ndarray:
 
 
 def _check_labels(labels: ArrayLike, n: int) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class ids, got shape {array.shape}")
+    array = class_ids(labels, "labels")
     if len(array) != n:
         raise ValueError(f"labels and embeddings differ in length: {len(array)} != {n}")
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-        array = array.astype(np.int64)  # ids read from CSV or a float tensor arrive as 3.0
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"labels must hold integer class ids, got dtype {array.dtype}")
     if np.any(array < 0):
         raise ValueError(f"labels must be non-negative class ids, got {int(array.min())}")
-    return array.astype(np.int64, copy=False)
+    return array
 
 
 def _robust_sd(values: np.ndarray) -> float:

@@ -40,7 +40,9 @@ PROB_SUM_TOLERANCE = 1e-3
 _MAX_CELLS_PER_CHUNK = 10_000_000
 
 
-def _as_class_ids(values: ArrayLike, name: str) -> np.ndarray:
+def class_ids(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as a 1-D int64 array of class ids (whole floats such as 3.0, read from CSV,
+    accepted); ``ValueError`` naming ``name`` otherwise."""
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of class ids, got shape {array.shape}")
@@ -60,8 +62,8 @@ def confusion_counts(labels: ArrayLike, predictions: ArrayLike, n_classes: int) 
         raise ValueError(f"n_classes must be an integer, got {n_classes!r}")
     if n_classes < 1:
         raise ValueError(f"n_classes must be at least 1, got {n_classes}")
-    y = _as_class_ids(labels, "labels")
-    p = _as_class_ids(predictions, "predictions")
+    y = class_ids(labels, "labels")
+    p = class_ids(predictions, "predictions")
     if len(y) != len(p):
         raise ValueError(f"labels and predictions differ in length: {len(y)} != {len(p)}")
     if len(y) == 0:
