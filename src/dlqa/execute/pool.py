@@ -23,6 +23,7 @@ import contextlib
 import multiprocessing.connection
 import pickle
 import signal
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -71,8 +72,15 @@ def describe_exit(exitcode: int | None) -> str:
 
 @contextlib.contextmanager
 def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread meanwhile: processes started now inherit the blocked mask,
-    and a Ctrl-C that arrives meanwhile reaches this process as soon as the block ends."""
+    """Hold SIGINT off meanwhile: processes started now inherit a blocked mask, and a Ctrl-C
+    that arrives meanwhile reaches this process as soon as the block ends.
+
+    The mask is per thread, and another thread of this process (pyarrow's, BLAS's) may take
+    the signal and have Python raise ``KeyboardInterrupt`` here all the same: in the middle
+    of a worker's start, after the forkserver forked it and before it was sent what to run
+    (the worker then prints ``EOFError: Ran out of input``). So, on the main thread, the
+    Python handler is deferred too: a Ctrl-C meanwhile is replayed once the start is done.
+    """
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
@@ -81,11 +89,24 @@ def _sigint_blocked() -> Iterator[None]:
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
+    deferred: list[int] = []
+    handler = (
+        signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    on_main = handler is not None  # None: a handler not set from Python; leave it alone
+    if on_main:
+        signal.signal(signal.SIGINT, lambda signum, _frame: deferred.append(signum))
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if on_main:
+            signal.signal(signal.SIGINT, handler)
+            if deferred:
+                signal.raise_signal(signal.SIGINT)  # the Ctrl-C held off, now as it would be
 
 
 def _worker_main(conn: Connection, initializer: Callable[[], None] | None) -> None:
