@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlqa.evaluate.clusters import ClassSplit, embedding_map, split_classes
+from dlqa.evaluate.clusters import ClassSplit, split_classes
 from dlqa.evaluate.dip import DIP_LEVEL, dip_critical_value, dip_p_value, dip_statistic
+from dlqa.evaluate.embeddings import embedding_map
 
 
 def rotation(d: int, rng: np.random.Generator) -> np.ndarray:

@@ -93,12 +93,10 @@ def test_per_class_recall_floor_fails_a_weak_class_and_leaves_a_small_one_undeci
     predicted[weak] = 0
     small = np.flatnonzero(labels == 2)[:1]  # class 2: 11 of 12, too few to tell against 0.8
     predicted[small] = 0
+    order = rng.permutation(labels.size)  # classes interleaved, as an eval set's are
+    labels, predicted = labels[order], predicted[order]
     probs = np.full((labels.size, 3), 0.05)
     probs[np.arange(labels.size), predicted] = 0.9
-    rng.shuffle(probs)  # rows and labels shuffled together below
-    order = rng.permutation(labels.size)
-    labels, probs = labels[order], np.full((labels.size, 3), 0.05)
-    probs[np.arange(labels.size), predicted[order]] = 0.9
     results = evaluate(labels, probs, class_names=["a", "b", "c"],
                        gates={"eval.per_class": {"min_recall": 0.8}})  # fmt: skip
     r = result(results, "eval.per_class")

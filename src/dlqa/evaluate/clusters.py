@@ -1,4 +1,5 @@
-"""Classes that split into well-separated clusters in a model's embedding space, and a 2-D map.
+"""Classes that split into well-separated clusters in a model's embedding space (the 2-D map is
+in :mod:`dlqa.evaluate.embeddings`).
 
 A label that means two things ("jaguar" the cat and the car) shows up in penultimate-layer
 embeddings as a class whose samples form separate clouds. ``split_classes`` must find them
@@ -40,9 +41,6 @@ split). Its clusters are then its two ends, which is what a gallery of them show
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,7 +54,7 @@ from dlqa.evaluate.dip import (
     dip_p_value,
     dip_statistic,
 )
-from dlqa.evaluate.metrics import class_ids
+from dlqa.evaluate.embeddings import check_embeddings, check_labels, one_blas_thread
 
 # Chosen in benchmarks/eval_clusters.py: at 4.0 a digit class whose clusters differ only by
 # slant and position starts to split, and recall on planted merges gains little.
@@ -89,46 +87,12 @@ class ClassSplit:
     reason: str
 
 
-@dataclass(frozen=True, eq=False)
-class EmbeddingMap:
-    """``coords[i]`` is where sample ``indices[i]`` goes on the map. ``method``: "pca" or
-    "umap"; ``explained_variance``: each PCA axis's share of the variance (None for UMAP)."""
-
-    coords: np.ndarray = field(repr=False)
-    indices: np.ndarray = field(repr=False)
-    method: str
-    explained_variance: tuple[float, float] | None
-
-
 @dataclass(frozen=True)
 class _Verdict:
     split: bool
     first: np.ndarray | None  # mask of the first cluster, when split
     numbers: tuple[float, float, float, float]  # separation, dip, its threshold, p-value
     reason: str
-
-
-def _check_embeddings(embeddings: ArrayLike) -> np.ndarray:
-    array = np.asarray(embeddings, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"embeddings must be 2-D (samples x dims), got shape {array.shape}")
-    if array.shape[0] < 2 or array.shape[1] < 1:
-        raise ValueError(f"embeddings need at least 2 samples and 1 dim, got {array.shape}")
-    finite = np.all(np.isfinite(array), axis=1)
-    if not finite.all():
-        bad = int((~finite).sum())
-        first = int(np.argmin(finite))
-        raise ValueError(f"embeddings hold {bad} row(s) with NaN or inf; the first is {first}")
-    return array
-
-
-def _check_labels(labels: ArrayLike, n: int) -> np.ndarray:
-    array = class_ids(labels, "labels")
-    if len(array) != n:
-        raise ValueError(f"labels and embeddings differ in length: {len(array)} != {n}")
-    if np.any(array < 0):
-        raise ValueError(f"labels must be non-negative class ids, got {int(array.min())}")
-    return array
 
 
 def _robust_sd(values: np.ndarray) -> float:
@@ -293,8 +257,8 @@ def split_classes(
     well-separated clusters in ``embeddings`` ``(n, d)``? (The module docstring says how it
     is decided.) Classes with fewer than ``2 * min_cluster_size`` samples are not examined.
     Deterministic from ``seed``. A few ms to tens of ms per class of a few hundred samples."""
-    x = _check_embeddings(embeddings)
-    y = _check_labels(labels, len(x))
+    x = check_embeddings(embeddings)
+    y = check_labels(labels, len(x))
     if isinstance(min_cluster_size, bool) or int(min_cluster_size) != min_cluster_size:
         raise ValueError(f"min_cluster_size must be an integer, got {min_cluster_size!r}")
     limits = {"min_cluster_size": (min_cluster_size, 2), "max_clusters": (max_clusters, 2)}
@@ -305,7 +269,7 @@ def split_classes(
     options = {"min_cluster_size": int(min_cluster_size), "min_separation": min_separation}
     options |= {"level": level, "max_components": int(max_components)}
     results = []
-    with _one_blas_thread():
+    with one_blas_thread():
         for label in (int(v) for v in np.unique(y)):
             name = str(label) if class_names is None else _name(class_names, label)
             members = np.flatnonzero(y == label)
@@ -353,77 +317,3 @@ def _name(class_names: Sequence[str] | Mapping[int, str], label: int) -> str:
         return str(class_names[label])
     except (IndexError, KeyError):
         return str(label)
-
-
-def _one_blas_thread():
-    """BLAS threads only cost on these small matrices: on a loaded 2-core machine a 64 x 64
-    eigh took 56 ms with two threads and 0.4 ms with one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def embedding_map(
-    embeddings: ArrayLike,
-    *,
-    labels: ArrayLike | None = None,
-    method: str = "auto",
-    max_points: int = 5000,
-    seed: int = 0,
-) -> EmbeddingMap:
-    """A 2-D map of ``embeddings`` ``(n, d)``. ``method``: "pca" (top two principal axes,
-    from the d x d covariance: 1e5 x 128 in well under a second), "umap" (needs umap-learn)
-    or "auto" (UMAP when importable, else PCA). Over ``max_points`` samples a seeded
-    subsample is shown; with ``labels`` every class keeps a point at least and the rest is
-    shared by class size (so a point per class beyond ``max_points`` at most). PCA axes are
-    fitted on all samples, UMAP on those shown. Each axis's sign is fixed (largest loading
-    positive) so that maps of the same data agree."""
-    x = _check_embeddings(embeddings)
-    y = None if labels is None else _check_labels(labels, len(x))
-    if method not in ("auto", "pca", "umap"):
-        raise ValueError(f"method must be 'auto', 'pca' or 'umap', got {method!r}")
-    if max_points < 2:
-        raise ValueError(f"max_points must be at least 2, got {max_points}")
-    umap = importlib.import_module("umap") if importlib.util.find_spec("umap") else None
-    if method == "umap" and umap is None:
-        raise ValueError("method='umap' needs the umap-learn package; use 'pca' or 'auto'")
-    shown = _subsample(len(x), y, max_points, np.random.default_rng(seed))
-    if umap is not None and method != "pca":
-        coords = umap.UMAP(n_components=2, random_state=seed).fit_transform(x[shown])
-        return EmbeddingMap(np.asarray(coords, dtype=np.float64), shown, "umap", None)
-    mean = x.mean(axis=0)
-    with _one_blas_thread():  # 1e5 x 128: 0.05 s on one thread, seconds on a busy machine
-        centred = x - mean
-        values, vectors = np.linalg.eigh(centred.T @ centred / len(x))
-    values, vectors = values[::-1], vectors[:, ::-1]
-    axes = np.zeros((x.shape[1], 2))
-    axes[:, : min(2, x.shape[1])] = vectors[:, :2]
-    signs = np.sign(axes[np.abs(axes).argmax(axis=0), [0, 1]])
-    axes *= np.where(signs == 0, 1.0, signs)
-    top, total = np.concatenate([values, [0.0, 0.0]])[:2], values.sum()
-    explained = (float(top[0] / total), float(top[1] / total)) if total > 0 else (0.0, 0.0)
-    return EmbeddingMap(centred[shown] @ axes, shown, "pca", explained)
-
-
-def _subsample(n: int, labels, max_points: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of about ``max_points`` samples, all when n <= max_points; with labels
-    at least one per class, each class's share in proportion to its size."""
-    if n <= max_points:
-        return np.arange(n)
-    if labels is None:
-        return np.sort(rng.choice(n, size=max_points, replace=False))
-    order = rng.permutation(n)
-    _, inverse, counts = np.unique(labels[order], return_inverse=True, return_counts=True)
-    quota = np.maximum(1, np.floor(max_points * counts / n)).astype(np.int64)
-    # Rank of each sample within its class in the shuffled order: the first quota[c] stay.
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(inverse, kind="stable")] = np.arange(n) - np.repeat(
-        np.cumsum(counts) - counts, counts
-    )
-    keep = rank < quota[inverse]
-    spare = max_points - int(keep.sum())
-    if spare > 0:  # floor() left slots: fill them from the rest, in shuffled order
-        keep[np.flatnonzero(~keep)[:spare]] = True
-    return np.sort(order[keep])

@@ -105,6 +105,9 @@ def build_eval_context(run: StageRun) -> EvalContext:
         path = paths[name]
         if path is not None:
             sets.append(read_eval_set(run, name, path))
+    test = sets[0]
+    names = tuple(section.class_names or sorted({str(s.label) for s in test.samples}))
+    index = class_index(names, sets)  # labels the model does not know: before any inference
     outputs = {}
     for eval_set in sets:
         advance = run.progress(len(eval_set.samples), f"Predicting the {eval_set.name} set")
@@ -112,8 +115,6 @@ def build_eval_context(run: StageRun) -> EvalContext:
             predictor, eval_set.samples, eval_set.source.modality,
             batch_size=section.batch_size, advance=advance,
         )  # fmt: skip
-    test = sets[0]
-    names = tuple(section.class_names or sorted({str(s.label) for s in test.samples}))
     n_outputs = next(iter(outputs.values())).probs.shape[1]
     if n_outputs != len(names):
         raise UsageError(
@@ -121,8 +122,7 @@ def build_eval_context(run: StageRun) -> EvalContext:
             hint="set [eval] class_names to the model's classes, in output order",
         )
     joined, failures = join_sets(
-        sets, {s.name: outputs[s.name].failures for s in sets}, class_index(names, sets),
-        section.note_column,
+        sets, {s.name: outputs[s.name].failures for s in sets}, index, section.note_column,
     )  # fmt: skip
     if not joined.sets.get("test"):
         raise UsageError(f"the model failed on every test sample (first: {failures[0]['reason']})")

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from dlqa.core.gates import verdict
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence
-from dlqa.evaluate.clusters import embedding_map, split_classes
+from dlqa.evaluate.clusters import split_classes
 from dlqa.evaluate.context import EvalContext
+from dlqa.evaluate.embeddings import embedding_map
 
 # Members listed per cluster (every one up to this; views show the first few as a gallery).
 MAX_MEMBERS = 1000
