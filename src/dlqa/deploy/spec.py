@@ -77,20 +77,7 @@ class ImagePreprocessing(BaseModel):
     def from_dict(cls, data: Any, where: str = "preprocessing") -> ImagePreprocessing:
         """The spec of a manifest's mapping; an unknown key or value is a UsageError that names
         it and what is allowed."""
-        if not isinstance(data, dict):
-            raise UsageError(f"{where}: expected a mapping of preprocessing keys, got {data!r}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            allowed = ", ".join(cls.model_fields)
-            lines = []
-            for error in exc.errors():
-                key = ".".join(str(p) for p in error["loc"]) or "spec"
-                if error["type"] == "extra_forbidden":
-                    lines.append(f"{where}.{key}: unknown key (keys: {allowed})")
-                else:
-                    lines.append(f"{where}.{key}: {error['msg']} (got {error.get('input')!r})")
-            raise UsageError("\n".join(lines)) from None
+        return _validated(cls, data, where)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -151,4 +138,113 @@ def _centre_crop(image: Any, height: int, width: int) -> Any:
     return image.crop((left, top, left + width, top + height))
 
 
-__all__ = ["INTERPOLATIONS", "ImagePreprocessing"]
+class AudioPreprocessing(BaseModel):
+    """How an audio file becomes the model's input: a waveform at one sample rate, mono or
+    not, cut or zero-padded to a fixed length (the framing), shape (channels, samples)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_rate: int = Field(gt=0, description="the model's sample rate; other rates are resampled")
+    mono: bool = Field(True, description="average the channels into one")
+    duration: float | None = Field(
+        None, gt=0, description="seconds: longer input is cut, shorter zero-padded; null: as is"
+    )
+    offset: float = Field(0.0, ge=0, description="seconds skipped at the start")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "preprocessing") -> AudioPreprocessing:
+        return _validated(cls, data, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def samples(self) -> int | None:
+        return None if self.duration is None else int(round(self.duration * self.sample_rate))
+
+    def apply(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        """``waveform`` ((samples,) or (samples, channels), any rate) as the model's float32
+        (channels, samples) input."""
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        audio = np.asarray(waveform, dtype=np.float32)
+        audio = audio[:, None] if audio.ndim == 1 else audio
+        if self.mono:
+            audio = audio.mean(axis=1, keepdims=True)
+        if sample_rate != self.sample_rate:
+            common = gcd(int(sample_rate), self.sample_rate)
+            audio = resample_poly(audio, self.sample_rate // common, sample_rate // common, axis=0)
+        audio = audio[int(round(self.offset * self.sample_rate)) :]
+        if self.samples is not None:
+            audio = audio[: self.samples]
+            audio = np.pad(audio, ((0, self.samples - len(audio)), (0, 0)))
+        return np.ascontiguousarray(audio.T, dtype=np.float32)
+
+
+class TextPreprocessing(BaseModel):
+    """How a text becomes the model's input: token ids from a ``tokenizers`` JSON file inside
+    the bundle, cut or padded to ``max_length``, shape (max_length,) int64."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokenizer: str = Field("tokenizer.json", description="a tokenizers JSON file in the bundle")
+    max_length: int = Field(gt=0, description="tokens per input: longer is cut, shorter padded")
+    pad_id: int = Field(0, ge=0, description="the id that pads short inputs")
+    lowercase: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "preprocessing") -> TextPreprocessing:
+        return _validated(cls, data, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+Preprocessing = ImagePreprocessing | AudioPreprocessing | TextPreprocessing
+SPEC_OF_MODALITY: dict[str, type[BaseModel]] = {
+    "image": ImagePreprocessing,
+    "audio": AudioPreprocessing,
+    "text": TextPreprocessing,
+}
+
+
+def modality_of(spec: Preprocessing) -> str:
+    return next(name for name, kind in SPEC_OF_MODALITY.items() if isinstance(spec, kind))
+
+
+def read_preprocessing(modality: str, data: Any, where: str = "preprocessing") -> Preprocessing:
+    """The spec of ``modality`` from a mapping; unknown keys and values are UsageErrors."""
+    if modality not in SPEC_OF_MODALITY:
+        raise UsageError(f"unknown modality {modality!r}; known: {sorted(SPEC_OF_MODALITY)}")
+    return SPEC_OF_MODALITY[modality].from_dict(data, where)  # type: ignore[attr-defined]
+
+
+def _validated(cls: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a mapping of preprocessing keys, got {data!r}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        allowed = ", ".join(cls.model_fields)
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"]) or "spec"
+            if error["type"] == "extra_forbidden":
+                lines.append(f"{where}.{key}: unknown key (keys: {allowed})")
+            else:
+                lines.append(f"{where}.{key}: {error['msg']} (got {error.get('input')!r})")
+        raise UsageError("\n".join(lines)) from None
+
+
+__all__ = [
+    "INTERPOLATIONS",
+    "SPEC_OF_MODALITY",
+    "AudioPreprocessing",
+    "ImagePreprocessing",
+    "Preprocessing",
+    "TextPreprocessing",
+    "modality_of",
+    "read_preprocessing",
+]
