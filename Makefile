@@ -12,11 +12,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(VENV)/bin/python
-	$(PIP_INSTALL) -e '.[torch]'
+	$(PIP_INSTALL) -e '.[torch,serve]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
-	$(PIP_INSTALL) -e '.[dev,torch,postgres]'
+	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text]'
 	touch $@ $(VENV)/.installed
 
 # The store's tests start a throwaway PostgreSQL server from Debian's postgresql package
@@ -47,7 +47,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed-dev postgresql
-	$(PIP_INSTALL) -e '.[dev,torch,postgres,bench]'
+	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text,bench]'
 	$(VENV)/bin/python benchmarks/image_profile.py
 	$(VENV)/bin/python benchmarks/near_duplicates.py
 	$(VENV)/bin/python benchmarks/near_duplicate_threshold.py

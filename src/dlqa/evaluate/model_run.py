@@ -90,16 +90,8 @@ def load_predictor(section: Any, base_dir: Path) -> Predictor:
         import torch
     except ImportError:
         raise UsageError("evaluating a PyTorch model needs torch", hint=TORCH_HINT) from None
-    factory = load_object(section.model, search_path=search, key="model", section="eval")
+    module = load_module(section.model, section.weights, search, base_dir)
     transform = load_object(section.transform, search_path=search, key="transform", section="eval")
-    module = factory()
-    if not isinstance(module, torch.nn.Module):
-        raise UsageError(
-            f"[eval] model {section.model!r} returned {type(module).__name__}, not an nn.Module"
-        )
-    if section.weights:
-        _load_weights(module, base_dir / section.weights, torch)
-    module.eval()
     captured: list[Any] = []
     if section.embedding_layer:
         layers = dict(module.named_modules())
@@ -126,15 +118,37 @@ def load_predictor(section: Any, base_dir: Path) -> Predictor:
     return Predictor(run)
 
 
-def _load_weights(module: Any, path: Path, torch: Any) -> None:
+def load_module(
+    factory_path: str,
+    weights: str | None,
+    search: list[Path],
+    base_dir: Path,
+    section: str = "eval",
+) -> Any:
+    """The ``nn.Module`` a ``module:factory`` setting builds, with its ``weights`` loaded, in
+    eval mode; a bad setting is a UsageError naming ``[section]``'s key."""
+    import torch
+
+    factory = load_object(factory_path, search_path=search, key="model", section=section)
+    module = factory()
+    if not isinstance(module, torch.nn.Module):
+        raise UsageError(
+            f"[{section}] model {factory_path!r} returned {type(module).__name__}, not an nn.Module"
+        )
+    if weights:
+        _load_weights(module, base_dir / weights, torch, section)
+    return module.eval()
+
+
+def _load_weights(module: Any, path: Path, torch: Any, section: str) -> None:
     if not path.is_file():
-        raise UsageError(f"[eval] weights: no file {path}")
+        raise UsageError(f"[{section}] weights: no file {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state)
     except Exception as exc:
         raise UsageError(
-            f"[eval] weights {path}: cannot load into the model: {type(exc).__name__}: "
+            f"[{section}] weights {path}: cannot load into the model: {type(exc).__name__}: "
             f"{str(exc)[:MAX_REASON]}",
             hint="weights must be the model's state_dict, saved with torch.save",
         ) from None

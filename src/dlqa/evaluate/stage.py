@@ -99,14 +99,20 @@ def build_eval_context(run: StageRun) -> EvalContext:
     paths = {name: _set_path(run, name) for name in SET_NAMES}
     if paths["test"] is None:
         raise UsageError("no test set to evaluate on", hint='set [eval] test = "path"')
-    predictor = load_predictor(section, run.config.base_dir)
+    # A predictor handed over by the runner (`dlqa model eval BUNDLE`: the bundle's own
+    # inference path, which this stage must not import) takes the place of [eval]'s model.
+    predictor = run.inputs.get("predictor") or load_predictor(section, run.config.base_dir)
     sets: list[EvalSet] = []
     for name in SET_NAMES:
         path = paths[name]
         if path is not None:
             sets.append(read_eval_set(run, name, path))
     test = sets[0]
-    names = tuple(section.class_names or sorted({str(s.label) for s in test.samples}))
+    names = tuple(
+        run.inputs.get("class_names")
+        or section.class_names
+        or sorted({str(s.label) for s in test.samples})
+    )
     index = class_index(names, sets)  # labels the model does not know: before any inference
     outputs = {}
     for eval_set in sets:
@@ -136,7 +142,9 @@ def build_eval_context(run: StageRun) -> EvalContext:
             previous["golden"] = outcomes
     run.report_parts.update(
         meta={
-            "model": section.predict or section.model, "weights": section.weights,
+            "model": run.inputs.get("model_name") or section.predict or section.model,
+            "weights": None if "predictor" in run.inputs else section.weights,
+            "bundle": run.inputs.get("bundle_meta"),
             "classes": len(names), "modality": test.source.modality,
             "failed_inputs": len(failures),
         },
