@@ -26,7 +26,8 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
         f"{counts['eval']}) were caught" in flat
     )
     assert "Data checks failed with nothing planted" not in out
-    assert "The demo's dlqa.toml tightens" in flat
+    assert "The demo's dlqa.toml changes" in flat
+    assert "- deploy.parity (targets None -> ['onnx_fp32', 'onnx_int8']): a looser gate" in flat
     for check_id in ("data.near_silent", "data.truncated", "data.clipped"):
         assert f"- {check_id} (level warn -> fail): " in flat
     assert "Training QA on the demo CNN" in out and "none failed" in out
@@ -71,6 +72,30 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     assert results["eval.embedding_clusters"]["details"]["split_classes"] == ["four"]
     assert statuses["eval.regression_cases"] == "fail"
     assert statuses["eval.accuracy"] == "pass" and results["eval.accuracy"]["n"] == 600
+    # The deployment part: the bundle exported and checked inside `dlqa check`, every deploy
+    # check passing; then served and smoke-tested (run 6), evaluated through (run 7), and
+    # described by a model card.
+    deploy_keys = {
+        (r["check_id"], r.get("subject")): r["status"]
+        for r in document["results"]
+        if r["check_id"].startswith("deploy.")
+    }
+    assert ("deploy.parity", "onnx_fp32") in deploy_keys and (
+        "deploy.batch_sweep",
+        None,
+    ) in deploy_keys
+    assert {s for s in deploy_keys.values()} == {"pass"}, deploy_keys
+    assert "Deployment checks failed" not in out
+    assert "Smoke test of the served bundle (run 6): 20/20 golden inputs" in flat
+    bundle_eval = tmp_path / "demo" / ".dlqa" / "reports" / "run-7" / "report.json"
+    bundle_document = json.loads(bundle_eval.read_text())
+    assert bundle_document["kind"] == "model.eval"
+    bundle_accuracy = next(
+        r for r in bundle_document["results"] if r["check_id"] == "eval.accuracy"
+    )
+    assert bundle_accuracy["n"] == 600 and bundle_accuracy["status"] == "pass"
+    card = tmp_path / "demo" / ".dlqa" / "reports" / "model-card-run-7" / "model-card.md"
+    assert "## Deployment" in card.read_text()
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.
     monkeypatch.chdir(tmp_path / "demo")
     code, _, _ = run_cli("check", "--quiet")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_report, stdout
 from dlqa.config import load_config
+from dlqa.demo.deploy_part import deploy_lines, run_deploy_part, unexpected_deploy_failures
 from dlqa.demo.gates import tightened_gates
 from dlqa.demo.parts import part_run, run_data_parts
 from dlqa.demo.run import (
@@ -54,6 +55,9 @@ def demo_command(
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(config, workers=workers, progress=progress)
         data_parts = run_data_parts(project, config, workers=workers, progress=progress)
+        # After `dlqa check`, which exported the bundle: serve it, smoke-test it, evaluate
+        # through it and write the model card.
+        deployed = run_deploy_part(config, progress=progress) if monitored else None
     planted = project.planted_by_part()
     parts = [part_run("image", run, planted["image"]), *data_parts]
     if "eval" in planted and monitored is not None:
@@ -75,8 +79,8 @@ def demo_command(
     tightened = tightened_gates(config)
     if tightened:
         stdout.print(
-            f"The demo's dlqa.toml tightens {len(tightened)} default gates, so that each "
-            "planted problem fails its gate:",
+            f"The demo's dlqa.toml changes {len(tightened)} default gates (each planted "
+            "problem must fail its gate; one is loosened and says why):",
             highlight=False,
         )
         for change in tightened:
@@ -98,6 +102,16 @@ def demo_command(
             )
         )
         stdout.print(evaluation_line(monitored, run.results), highlight=False)
+    deploy_failures = []
+    if deployed is not None:
+        for line in deploy_lines(run.results, deployed):
+            stdout.print(line, highlight=False, soft_wrap=True)
+        deploy_failures = unexpected_deploy_failures(
+            run.results + [r for part_run in deployed.runs for r in part_run.results
+                           if r.check_id.startswith("deploy.")]
+        )  # fmt: skip
+        if deploy_failures:
+            stdout.print(f"[red]Deployment checks failed: {', '.join(deploy_failures)}[/red]")
     if unexpected:
         stdout.print(f"[red]Data checks failed with nothing planted: {', '.join(unexpected)}[/red]")
     total = sum(len(part.outcomes) for part in parts)
@@ -122,4 +136,4 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
-    raise typer.Exit(1 if missed or unexpected or training_failures else 0)
+    raise typer.Exit(1 if missed or unexpected or training_failures or deploy_failures else 0)

@@ -20,6 +20,7 @@ from PIL import Image
 from dlqa.core.errors import UsageError
 from dlqa.demo.audio_part import AudioPart, build_audio_part
 from dlqa.demo.change_parts import INCOMING_DIR, VOTES_FILE, write_incoming, write_votes
+from dlqa.demo.deploy_part import deploy_config_text
 from dlqa.demo.digit_render import IMAGE_SIZE, DistinctRenderer, encode_jpeg
 from dlqa.demo.embeddings import EMBEDDINGS_FILE, write_image_embeddings
 from dlqa.demo.eval_part import (
@@ -125,7 +126,7 @@ optimizer = "dlqa.demo.training:make_optimizer"
 batch = "dlqa.demo.training:one_batch"
 fast = "dlqa.demo.training:fast_train"
 """
-        + (eval_config_text(CLASS_NAMES) if embeddings else "")
+        + (eval_config_text(CLASS_NAMES) + deploy_config_text() if embeddings else "")
         + "\n"
         + gates_toml()
     )

@@ -72,6 +72,14 @@ DEMO_GATES: dict[str, tuple[dict[str, Any], str]] = {
         "warns when one splits into clusters; the demo files sideways scans under 'four', one "
         "label for two kinds of image, and that must fail the gate",
     ),
+    "deploy.parity": (
+        {"targets": ["onnx_fp32", "onnx_int8"]},
+        "a looser gate, not a tighter one: the demo serves fp32 and int8 on CPU, so fp16 is "
+        "left out of its parity matrix. The ink front end inside the bundle thresholds at half "
+        "the ink's maximum, and fp16 rounding moves the ink box of a few test images (4 of 512 "
+        "when measured: logits move by up to 2.2, every top-1 answer stays), which the "
+        "onnx_fp16 target rightly reports; add it to targets to see",
+    ),
     "data.near_duplicates": (
         {"max_fraction": 0.0},
         "real collections hold retakes and bursts, so dlqa tolerates a few near-duplicates "

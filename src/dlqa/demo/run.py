@@ -31,6 +31,7 @@ def prepare_training(project: DemoProject, config: Config) -> bool:
         for key in ("model", "loss", "optimizer", "batch", "fast", "fast_command"):
             setattr(config.train, key, None)
         config.eval.test = None
+        config.deploy.bundle = None
         return False
     from dlqa.demo import training
 
