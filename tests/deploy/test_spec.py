@@ -90,3 +90,29 @@ def test_bad_specs_are_usage_errors_naming_the_key(data, message):
 def test_a_crop_larger_than_the_image_is_a_usage_error():
     with pytest.raises(UsageError, match="larger than the resized image"):
         ImagePreprocessing(crop=(64, 64)).apply(gradient_image(40, 60))
+
+
+def test_audio_spec_resamples_mixes_and_frames() -> None:
+    from dlqa.deploy.spec import AudioPreprocessing
+
+    spec = AudioPreprocessing(sample_rate=8000, mono=True, duration=0.5)
+    seconds = np.arange(16000) / 16000
+    stereo = np.stack([np.sin(2 * np.pi * 440 * seconds), np.zeros(16000)], axis=1)
+    out = spec.apply(stereo, 16000)
+    assert out.shape == (1, 4000) and out.dtype == np.float32
+    # The mean of the channels, at the new rate: a 440 Hz tone at half amplitude.
+    assert abs(float(np.abs(out[0, 100:3900]).max()) - 0.5) < 0.02
+    short = spec.apply(np.ones(800), 8000)
+    assert short.shape == (1, 4000) and short[0, 799] == 1 and short[0, 800] == 0
+
+
+def test_read_preprocessing_names_the_modality_and_keys() -> None:
+    from dlqa.deploy.spec import TextPreprocessing, read_preprocessing
+
+    assert isinstance(read_preprocessing("text", {"max_length": 8}), TextPreprocessing)
+    with pytest.raises(UsageError, match="unknown modality 'video'"):
+        read_preprocessing("video", {})
+    with pytest.raises(UsageError, match="preprocessing.rate: unknown key"):
+        read_preprocessing("audio", {"sample_rate": 8000, "rate": 1})
+    with pytest.raises(UsageError, match="max_length"):
+        read_preprocessing("text", {"max_length": 0})
