@@ -63,6 +63,8 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/eval_metrics.py
 	$(VENV)/bin/python benchmarks/eval_gates.py
 	$(VENV)/bin/python benchmarks/eval_clusters.py
+	$(VENV)/bin/python benchmarks/parity.py
+	$(VENV)/bin/python benchmarks/bundle_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

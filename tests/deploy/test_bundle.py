@@ -37,7 +37,7 @@ def test_bundle_holds_model_manifest_and_golden_pairs(tiny_bundle: Path, tiny_mo
     assert manifest["class_names"] == CLASSES
     assert manifest["preprocessing"]["interpolation"] == "bilinear"
     assert manifest["input"]["shape"] == ["batch", 1, 16, 16]
-    assert manifest["input"]["example_batch"] == 4
+    assert manifest["input"]["example_batch"] == 4 and manifest["input"]["batch_free"] is True
     assert manifest["fingerprints"]["weights"] == weights_fingerprint(tiny_model)
     assert set(manifest["model"]["versions"]) >= {"torch", "onnx", "onnxruntime", "dlqa"}
     pairs = manifest["golden"]["pairs"]

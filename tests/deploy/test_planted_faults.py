@@ -143,6 +143,11 @@ def test_a_baked_batch_size_fails_the_batch_sweep_only(tmp_path: Path, many_file
     assert failing(results) == ["deploy.batch_sweep"]
     sweep = next(r for r in results if r.check_id == "deploy.batch_sweep")
     assert "batch size 1" in sweep.summary
+    # The bundle knows: its predictor runs the graph only at the export's batch size, so a
+    # single request still gets the right answer.
+    predictor = deploy.load(tmp_path / "bundle")
+    assert predictor.manifest["input"]["batch_free"] is False
+    assert predictor.predict_files(many_files[:1]).shape == (1, len(CLASSES))
 
 
 def test_a_declared_guardrail_missing_from_the_bundle_fails_guardrails_only(

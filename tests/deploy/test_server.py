@@ -261,14 +261,19 @@ def test_dlqa_deploy_smoke_stores_a_run_and_exits_by_the_answers(
     )
     assert passed.exit_code == 0, passed.output
     stored = json.loads(out.read_text())
-    statuses = {r["check_id"]: r["status"] for r in stored["results"]}
-    assert statuses == {"deploy.bundle": "pass", "deploy.smoke": "pass"}
+    statuses = {(r["check_id"], r.get("subject")): r["status"] for r in stored["results"]}
+    assert statuses[("deploy.bundle", None)] == statuses[("deploy.smoke", None)] == "pass"
+    # The sealed guardrails, asked of the server itself with inputs that trigger them.
+    rails = {key[1]: status for key, status in statuses.items() if key[0] == "deploy.guardrails"}
+    assert rails and set(rails.values()) <= {"pass", "skip"} and "pass" in rails.values()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    failed = CliRunner().invoke(app, ["deploy", "smoke", down])
+    report = tmp_path / "down.json"
+    failed = CliRunner().invoke(app, ["deploy", "smoke", down, "--json", str(report), "-q"])
     assert failed.exit_code == 1, failed.output
-    assert "not reachable" in failed.output or "cannot" in failed.output
+    (result,) = json.loads(report.read_text())["results"]
+    assert result["status"] == "fail" and "not reachable" in result["summary"]
 
 
 def test_a_public_host_without_token_is_served_with_a_warning(

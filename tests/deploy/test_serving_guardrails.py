@@ -179,7 +179,7 @@ def test_a_rule_no_candidate_triggers_is_skipped(predictor) -> None:
 
     results = by_subject(served_guardrail_results(predictor, served))
     assert results["min_confidence"].status is Status.SKIP
-    assert "none of the 64 candidate inputs triggers it alone" in results["min_confidence"].summary
+    assert "none of the 96 candidate inputs triggers it alone" in results["min_confidence"].summary
 
 
 def test_a_running_server_enforces_the_sealed_guardrails(predictor) -> None:

@@ -1,4 +1,4 @@
-"""A small real project for the deployment commands: a tiny CNN (``model_def.py``, its
+"""A small real project for the deployment commands: a tiny CNN (``deploy_model_def.py``, its
 weights), a labelled test set of circles and squares, and a dlqa.toml with [eval] and
 [deploy]."""
 
@@ -44,9 +44,9 @@ def transform(image):
 
 CONFIG = """
 [eval]
-model = "model_def:build"
+model = "deploy_model_def:build"
 weights = "model.pt"
-transform = "model_def:transform"
+transform = "deploy_model_def:transform"
 class_names = ["circle", "square"]
 test = "evalset/test"
 slices = ["brightness"]
@@ -76,7 +76,7 @@ def shape_image(path: Path, label: str, rng: np.random.Generator) -> None:
 
 def make_project(tmp_path: Path) -> Path:
     """Write the project into ``tmp_path``."""
-    (tmp_path / "model_def.py").write_text(MODEL_CODE, encoding="utf-8")
+    (tmp_path / "deploy_model_def.py").write_text(MODEL_CODE, encoding="utf-8")
     (tmp_path / "dlqa.toml").write_text(CONFIG, encoding="utf-8")
     namespace: dict = {}
     exec(MODEL_CODE, namespace)

@@ -52,6 +52,8 @@ def demo_command(
     if with_training:
         # First, so that `dlqa check` evaluates the trained CNN ([eval] weights).
         monitored = run_monitored_training(project, config)
+        # The bundle's manifest names the training run its weights came from.
+        config.deploy.training_run = f"dlqa run {monitored.run_id} (train.monitor)"
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(config, workers=workers, progress=progress)
         data_parts = run_data_parts(project, config, workers=workers, progress=progress)

@@ -14,7 +14,10 @@ from pydantic import BaseModel, Field
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.deploy.context import DeployContext
+from dlqa.deploy.inputs import InputError
 
+# Raw files ([deploy] files) searched for inputs that trigger a guardrail on a server.
+MAX_GUARDRAIL_FILES = 256
 CHECK_ORDER = (
     "deploy.bundle",
     "deploy.parity",
@@ -189,14 +192,32 @@ def check_unexpected_inputs(context: DeployContext, params: dict[str, Any]) -> l
     title="Serving guardrails",
     description=(
         "The guardrails sealed in the bundle (abstention under min_confidence, forbidden "
-        "outputs, output bounds) are enforced by its predictor on inputs that trigger them; "
-        "a guardrail declared in [eval.guardrails] but missing from the bundle fails."
+        "outputs, output bounds) are enforced by its predictor, or by the server in a smoke "
+        "test, on inputs that trigger them; a guardrail declared in [eval.guardrails] but "
+        "missing from the bundle fails."
     ),
     needs=("predictor",),
 )
 def check_guardrails(context: DeployContext, params: dict[str, Any]) -> list[CheckResult]:
-    from dlqa.deploy.serving_guardrails import guardrail_results
+    from dlqa.deploy.serving_guardrails import (
+        guardrail_results,
+        http_served,
+        served_guardrail_results,
+    )
 
+    if context.url:  # a served copy (dlqa deploy smoke URL --bundle): ask the server itself
+        from dlqa.deploy.guardrail_cases import candidate_inputs
+
+        served = http_served(context.url, token=context.token)
+        candidates = list(candidate_inputs(context.predictor))
+        for path in context.files[:MAX_GUARDRAIL_FILES]:  # real inputs trigger real rules
+            try:
+                candidates.append(context.predictor.preprocess_file(path))
+            except InputError:
+                continue
+        return served_guardrail_results(
+            context.predictor, served, candidates, declared=context.declared_guardrails
+        )
     return guardrail_results(context.predictor, declared=context.declared_guardrails)
 
 

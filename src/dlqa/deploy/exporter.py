@@ -195,6 +195,7 @@ def export(
         model.eval()
         _export_onnx(model, example, staging / MODEL_NAME, opset)
         model.train(was_training)
+        batch_free = _runs_at_any_batch(staging / MODEL_NAME, example)
         if tokenizer is not None:
             if not isinstance(spec, TextPreprocessing):
                 raise UsageError("a tokenizer goes with a text model's preprocessing")
@@ -208,7 +209,8 @@ def export(
             "model": {"file": MODEL_NAME, "opset": opset,
                       "exporter": "torch.onnx (TorchScript)", "versions": _versions()},
             "input": {"name": "input", "dtype": dtype, "shape": ["batch", *example.shape[1:]],
-                      "dynamic_axes": {"0": "batch"}, "example_batch": int(example.shape[0])},
+                      "dynamic_axes": {"0": "batch"}, "example_batch": int(example.shape[0]),
+                      "batch_free": batch_free},
             "output": {"name": "output", "kind": outputs, "classes": len(names)},
             "preprocessing": spec.to_dict(),
             "class_names": names,
@@ -225,6 +227,25 @@ def export(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _runs_at_any_batch(path: Path, example: Any) -> bool:
+    """Whether the exported graph gives the export batch's answers at batch size 1 too
+    (False when the trace baked the batch size into the graph: the predictor then runs it
+    only at the export's batch size, and ``deploy.batch_sweep`` reports it)."""
+    from dlqa.deploy.predictor import onnx_session
+
+    batch = example.detach().cpu().numpy()
+    try:
+        session = onnx_session(path, threads=1)
+        name = session.get_inputs()[0].name
+        full = session.run(None, {name: batch})[0]
+        single = session.run(None, {name: batch[:1]})[0]
+    except Exception:  # onnxruntime's shape errors have several types
+        return False
+    return single.shape == full[:1].shape and bool(
+        np.allclose(single, full[:1], atol=1e-4, rtol=1e-3)
+    )
 
 
 def _seal_golden(folder: Path, manifest: dict[str, Any], golden: list[dict[str, Any]]) -> None:

@@ -190,10 +190,11 @@ def _input_what(index: int, p: np.ndarray, names: Sequence[str]) -> str:
     return f"candidate input #{index} (top class {names[top]!r}, p={float(p[top]):.3f})"
 
 
-def candidate_inputs(predictor: Any, n: int = 64, seed: int = 0) -> np.ndarray:
+def candidate_inputs(predictor: Any, n: int = 96, seed: int = 0) -> np.ndarray:
     """Model inputs to look for triggering ones among: the golden inputs, generated inputs
-    of the modality through the serving path, and those scaled (a larger input moves an
-    untrained or calibrated model's outputs to confident corners and back)."""
+    of the modality through the serving path, blends of two of them, and those scaled (a
+    larger input moves an untrained or calibrated model's outputs to confident corners and
+    back)."""
     from dlqa.deploy.robustness_inputs import encode, natural_image, tone, vocab_size, wav
 
     rng = np.random.default_rng(seed)
@@ -219,6 +220,9 @@ def candidate_inputs(predictor: Any, n: int = 64, seed: int = 0) -> np.ndarray:
                      spec.sample_rate) for a in (0.2, 1.0, 1.8)]  # fmt: skip
     found += [np.asarray(predictor.preprocess_file(f)) for f in files]
     base = list(found)
+    # Half of one input and half of another: evidence for two classes at once, where a
+    # trained model is least sure (what an abstention rule is about).
+    found += [(a + b) / 2 for a, b in zip(base, base[1:] + base[:1], strict=True)]
     found.append(np.zeros_like(base[0]))  # no evidence at all: the model's prior
     for k in (0.1, 0.5, -1.0, 2.0, 4.0, 8.0):
         found += [b * k for b in base]

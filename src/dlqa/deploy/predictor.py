@@ -40,6 +40,7 @@ from dlqa.deploy.spec import (
 from dlqa.evaluate.guardrails import Guardrails
 
 ONNX_HINT = "install the torch extra: pip install 'dlqa[torch]' (onnxruntime)"
+CHUNK = 64  # rows per ONNX Runtime call for a graph that runs at any batch size
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,18 @@ class BundlePredictor:
         self.input_shape = tuple(manifest["input"]["shape"])
         self.output_kind: str = manifest["output"]["kind"]
         self.batch_size = int(manifest["input"].get("example_batch", 1))
+        self.batch_free = bool(manifest["input"].get("batch_free", False))
         self._tokenizer: Any = None
 
     # -- arrays ------------------------------------------------------------------------------
     def predict_arrays(self, batch: Any) -> np.ndarray:
         """(n, C) probabilities for a batch of model inputs (already preprocessed).
 
-        The model runs at the batch size it was exported at (the last chunk padded with
-        copies of its first row): the size the export traced and the golden pairs were
-        sealed at. Whether other batch sizes give the same answers is the batch sweep's
-        finding (``deploy.batch_sweep``), not something a request should stumble on.
+        When the export found that the graph answers alike at batch size 1
+        (``input.batch_free``), chunks of up to :data:`CHUNK` rows run as they are. A graph
+        that baked its batch size in runs only at the export's batch size, the last chunk
+        padded with copies of its first row: requests still get right answers, and the
+        fault is the batch sweep's finding (``deploy.batch_sweep``).
         """
         dtype = np.int64 if self.manifest["input"]["dtype"] == "int64" else np.float32
         array = finite_batch(batch, self.input_shape).astype(dtype, copy=False)
@@ -110,12 +113,14 @@ class BundlePredictor:
                     f"token ids must lie in 0..{vocabulary - 1} (the tokenizer's vocabulary), "
                     f"got {int(array.min())}..{int(array.max())}"
                 )
-        size = self.batch_size
+        size = CHUNK if self.batch_free else self.batch_size
         parts = []
         for start in range(0, len(array), size):
             chunk = array[start : start + size]
-            padded = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
-            parts.append(self.session.run(None, {self.input_name: padded})[0][: len(chunk)])
+            if not self.batch_free and len(chunk) < size:
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
+            rows = min(size, len(array) - start)
+            parts.append(self.session.run(None, {self.input_name: chunk})[0][:rows])
         if not parts:
             return np.zeros((0, len(self.class_names)))
         scores = np.concatenate(parts).astype(np.float64)

@@ -92,8 +92,15 @@ def build_deploy_context(run: StageRun) -> DeployContext:
         Path(given) if given else (run.config.resolve(section.bundle) if section.bundle else None)
     )
     url = run.inputs.get("url")
-    if url is not None:
-        context = DeployContext.open(folder, url=url, token=run.inputs.get("token"))
+    if url is not None:  # a smoke test compares with the bundle given, else the server's own
+        files_path = section.files or getattr(_eval_section(run), "test", None)
+        files = []
+        if given and files_path:  # inputs that may trigger the guardrails on the server
+            files, _, _ = _labelled_files(run, run.config.resolve(files_path), section.max_files)
+        context = DeployContext.open(
+            given, url=url, token=run.inputs.get("token"), files=files,
+            declared_guardrails=getattr(_eval_section(run), "guardrails", None),
+        )  # fmt: skip
         _record(run, context, 0)
         return context
     if folder is None:

@@ -77,6 +77,11 @@ def run_deploy_checks(
     )  # fmt: skip
 
 
+# With the local bundle, a smoke test also checks the bundle itself and asks the server the
+# inputs that trigger each sealed guardrail.
+SMOKE_CHECKS = ["deploy.bundle", "deploy.smoke", "deploy.guardrails"]
+
+
 def run_smoke(
     config: Config, url: str, *, bundle: Path | str | None = None, token: str | None = None,
     **session: Any,
@@ -85,7 +90,7 @@ def run_smoke(
     inputs = {"url": url, "token": token, "bundle": bundle}
     return run_configured_checks(
         config, stages=("deploy",), kind="deploy.smoke", inputs={"deploy": inputs},
-        checks=["deploy.smoke", "deploy.bundle"] if bundle else ["deploy.smoke"], **session,
+        checks=SMOKE_CHECKS if bundle else ["deploy.smoke"], **session,
     )  # fmt: skip
 
 
