@@ -81,3 +81,22 @@ def tiny_bundle(tmp_path: Path, tiny_model: TinyCnn, image_files: list[Path]) ->
         guardrails={"min_confidence": 0.34, "forbidden": [{"classes": ["stripe"],
                     "slice": "audience", "values": ["kids"]}]},
     )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models on a shared machine: extra threads only spin and wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A briefly trained :class:`~tests.deploy.onnx_models.SmallCnn` and its ONNX export."""
+    from tests.deploy.onnx_models import SmallCnn, export, trained
+
+    torch.manual_seed(0)
+    model = trained(SmallCnn())
+    return model, export(model, tmp_path_factory.mktemp("small") / "model.onnx")

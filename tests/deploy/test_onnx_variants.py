@@ -2,12 +2,11 @@
 runnable on CPU), its CPU emulation (rounds activations, so an overflow shows), the int8
 quantisation, and the target list.
 
-The small models here are shared with test_parity_checks.py.
+The small models are in onnx_models.py.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,109 +29,7 @@ from dlqa.deploy.onnx_variants import (  # noqa: E402
     target_session,
     variant_path,
 )
-
-EXPORT_BATCH = 8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models on a shared machine: extra threads only spin and wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class SmallCnn(torch.nn.Module):
-    """1 x 16 x 16 images, 10 classes. ``baked=True`` flattens with ``reshape(8, -1)``: the
-    export bakes its batch size into the graph."""
-
-    def __init__(self, baked: bool = False) -> None:
-        super().__init__()
-        self.baked = baked
-        self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
-        self.conv2 = torch.nn.Conv2d(8, 16, 3, padding=1)
-        self.fc = torch.nn.Linear(16 * 4 * 4, 10)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
-        return torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(x)
-        return self.fc(h.reshape(EXPORT_BATCH, -1) if self.baked else h.flatten(1))
-
-
-class OverflowCnn(SmallCnn):
-    """Fine in fp32, not in fp16: a layer lifts the activations to ~1e4 for faint inputs and
-    beyond fp16's 65504 for most full-contrast ones (up to ~8e4), and the next two
-    multiplications bring them back down."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.up = torch.nn.Linear(16 * 4 * 4, 32)
-        self.down = torch.nn.Linear(32, 10)
-        with torch.no_grad():
-            self.up.weight.mul_(1e5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.up(self.features(x).flatten(1)))
-        return self.down(h * 1e-3 * 1e-3)
-
-
-def images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy copies of ten fixed class templates, and their classes."""
-    templates = np.random.default_rng(123).standard_normal((10, 1, 16, 16))
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    x = templates[labels] + 0.8 * rng.standard_normal((n, 1, 16, 16))
-    return x.astype(np.float32), labels
-
-
-def trained(model: SmallCnn, steps: int = 60) -> SmallCnn:
-    """A few Adam steps on the templates: confident logits, so int8 keeps the decisions."""
-    torch.manual_seed(0)
-    optimiser = torch.optim.Adam(model.parameters(), 1e-2)
-    for step in range(steps):
-        x, y = images(64, seed=1000 + step)
-        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return model.eval()
-
-
-def export(
-    model: torch.nn.Module, path: Path, batch: int = EXPORT_BATCH, *,
-    example: torch.Tensor | None = None, input_axes: dict[int, str] | None = None,
-) -> Path:  # fmt: skip
-    """The legacy exporter, as the bundle exporter uses it (its deprecation notice hushed)."""
-    example = torch.zeros(batch, 1, 16, 16) if example is None else example
-    axes = {"input": input_axes or {0: "batch"}, "output": {0: "batch"}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            model.eval(), (example,), str(path), input_names=["input"],
-            output_names=["output"], dynamic_axes=axes, opset_version=17, dynamo=False,
-        )  # fmt: skip
-    return path
-
-
-def eager(model: torch.nn.Module):
-    """The reference: the eager model as a function of a numpy batch."""
-
-    def reference(batch: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(torch.from_numpy(batch)).numpy()
-
-    return reference
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory) -> tuple[SmallCnn, Path]:
-    torch.manual_seed(0)
-    model = trained(SmallCnn())
-    return model, export(model, tmp_path_factory.mktemp("small") / "model.onnx")
+from tests.deploy.onnx_models import OverflowCnn, eager, export, if_model, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -203,25 +100,6 @@ def test_rounded_model_rounds_like_fp16_on_a_normal_model(small):
     scale = np.abs(fp32).max(axis=1, keepdims=True)
     relative = (np.abs(out - fp32) / scale).max()
     assert 1e-5 < relative < 5e-3  # fp16's precision (1e-3), not fp32's, not garbage
-
-
-def if_model() -> onnx.ModelProto:
-    """``output = input`` through an If node: control flow, which the fp16 forms refuse."""
-    make = onnx.helper
-    then = make.make_graph(
-        [make.make_node("Identity", ["input"], ["y"])], "then", [],
-        [make.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
-    )  # fmt: skip
-    true = make.make_tensor("c", onnx.TensorProto.BOOL, [], [True])
-    graph = make.make_graph(
-        [
-            make.make_node("Constant", [], ["c"], value=true),
-            make.make_node("If", ["c"], ["output"], then_branch=then, else_branch=then),
-        ],
-        "g", [make.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["n", 4])],
-        [make.make_tensor_value_info("output", onnx.TensorProto.FLOAT, ["n", 4])],
-    )  # fmt: skip
-    return make.make_model(graph, opset_imports=[make.make_opsetid("", 17)])
 
 
 def test_the_fp16_forms_refuse_control_flow():

@@ -21,7 +21,7 @@ from dlqa.deploy.parity_checks import (  # noqa: E402
     batch_sweep_result,
     parity_results,
 )
-from tests.deploy.test_onnx_variants import (  # noqa: E402
+from tests.deploy.onnx_models import (  # noqa: E402
     EXPORT_BATCH,
     OverflowCnn,
     SmallCnn,
@@ -29,23 +29,7 @@ from tests.deploy.test_onnx_variants import (  # noqa: E402
     export,
     if_model,
     images,
-    trained,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory) -> tuple[SmallCnn, Path]:
-    torch.manual_seed(0)
-    model = trained(SmallCnn())
-    return model, export(model, tmp_path_factory.mktemp("small") / "model.onnx")
 
 
 @pytest.fixture(scope="module")

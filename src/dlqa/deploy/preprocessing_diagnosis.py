@@ -72,7 +72,7 @@ def _apply_torch_resize(spec: ImagePreprocessing, mode: str, image: Any) -> np.n
 
     pixels = np.asarray(image.convert(spec.color_mode), dtype=np.float32)
     pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
-    size = spec._resized_size(pixels.shape[0], pixels.shape[1])
+    size = spec.resized_size(pixels.shape[0], pixels.shape[1])
     if size != pixels.shape[:2]:
         tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
         name, *options = mode.split("+")
@@ -83,21 +83,7 @@ def _apply_torch_resize(spec: ImagePreprocessing, mode: str, image: Any) -> np.n
         if "round" in options:
             tensor = tensor.round().clamp(0, 255)
         pixels = tensor[0].numpy().transpose(1, 2, 0)
-    if spec.crop is not None:
-        height, width = spec.crop
-        if height > pixels.shape[0] or width > pixels.shape[1]:
-            raise ValueError(f"crop {height}x{width} is larger than {pixels.shape[:2]}")
-        top = int(round((pixels.shape[0] - height) / 2.0))
-        left = int(round((pixels.shape[1] - width) / 2.0))
-        pixels = pixels[top : top + height, left : left + width]
-    if spec.channel_order == "BGR":
-        pixels = pixels[:, :, ::-1]
-    pixels = pixels * np.float32(spec.scale)
-    if spec.mean is not None and spec.std is not None:
-        pixels = (pixels - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    if spec.layout == "NCHW":
-        pixels = pixels.transpose(2, 0, 1)
-    return np.ascontiguousarray(pixels, dtype=np.float32)
+    return spec.finish(pixels)
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,13 @@ class ImagePreprocessing(BaseModel):
 
     def output_shape(self, height: int, width: int) -> tuple[int, ...]:
         """The array shape :meth:`apply` gives for an image of ``height`` x ``width``."""
-        h, w = self._resized_size(height, width)
+        h, w = self.resized_size(height, width)
         if self.crop is not None:
             h, w = self.crop
         return (self.channels, h, w) if self.layout == "NCHW" else (h, w, self.channels)
 
-    def _resized_size(self, height: int, width: int) -> tuple[int, int]:
+    def resized_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (height, width) the resize gives an image of ``height`` x ``width``."""
         if self.resize is None:
             return height, width
         if isinstance(self.resize, int):
@@ -104,17 +105,29 @@ class ImagePreprocessing(BaseModel):
         """``image`` (a PIL image) as the model's float32 input for one sample."""
         from PIL import Image
 
-        converted = image.convert(self.color_mode)
-        height, width = converted.height, converted.width
-        new_h, new_w = self._resized_size(height, width)
-        if (new_h, new_w) != (height, width):
+        converted = image if image.mode == self.color_mode else image.convert(self.color_mode)
+        new_h, new_w = self.resized_size(converted.height, converted.width)
+        if (new_h, new_w) != (converted.height, converted.width):
             method = getattr(Image.Resampling, self.interpolation.upper())
             converted = converted.resize((new_w, new_h), method)
+        return self.finish(np.asarray(converted, dtype=np.float32))
+
+    def finish(self, pixels: np.ndarray) -> np.ndarray:
+        """The steps after the resize, on (H, W) or (H, W, C) float pixels: the centre crop,
+        the channel order, the scale, the normalisation, the layout."""
+        pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
         if self.crop is not None:
-            converted = _centre_crop(converted, *self.crop)
-        pixels = np.asarray(converted, dtype=np.float32)
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
+            height, width = self.crop
+            if height > pixels.shape[0] or width > pixels.shape[1]:
+                raise UsageError(
+                    f"crop {height}x{width} is larger than the resized image "
+                    f"{pixels.shape[0]}x{pixels.shape[1]}",
+                    hint="resize to at least the crop size first",
+                )
+            # Offsets rounded as torchvision's CenterCrop rounds them.
+            top = int(round((pixels.shape[0] - height) / 2.0))
+            left = int(round((pixels.shape[1] - width) / 2.0))
+            pixels = pixels[top : top + height, left : left + width]
         if self.channel_order == "BGR":
             pixels = pixels[:, :, ::-1]
         pixels = pixels * np.float32(self.scale)
@@ -123,19 +136,6 @@ class ImagePreprocessing(BaseModel):
         if self.layout == "NCHW":
             pixels = pixels.transpose(2, 0, 1)
         return np.ascontiguousarray(pixels, dtype=np.float32)
-
-
-def _centre_crop(image: Any, height: int, width: int) -> Any:
-    """The centre ``height`` x ``width`` of ``image`` (offsets rounded as torchvision's
-    CenterCrop rounds them); a crop larger than the image is a UsageError."""
-    if height > image.height or width > image.width:
-        raise UsageError(
-            f"crop {height}x{width} is larger than the resized image {image.height}x{image.width}",
-            hint="resize to at least the crop size first",
-        )
-    top = int(round((image.height - height) / 2.0))
-    left = int(round((image.width - width) / 2.0))
-    return image.crop((left, top, left + width, top + height))
 
 
 class AudioPreprocessing(BaseModel):

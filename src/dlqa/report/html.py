@@ -144,18 +144,25 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
     }
 
 
-def render_html(report: Report, *, charts: bool = True) -> str:
-    """The report as one self-contained HTML document."""
+def template_environment() -> Any:
+    """The jinja2 environment of dlqa's HTML templates: every value escaped unless marked
+    safe, a missing variable an error."""
     import jinja2
-    from markupsafe import Markup
 
-    environment = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+
+
+def render_html(report: Report, *, charts: bool = True) -> str:
+    """The report as one self-contained HTML document."""
+    from markupsafe import Markup
+
+    environment = template_environment()
     context = build_context(report, charts=charts)
     # Our own SVG: matplotlib's writer and intervals.interval_bar_svg escape their text nodes.
     if context["balance_svg"] is not None:

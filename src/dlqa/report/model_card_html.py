@@ -4,7 +4,6 @@ interval-bar SVG is marked safe)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from dlqa.report.intervals import interval_bar, status_colour
@@ -159,13 +158,7 @@ def build_html_context(card: ModelCard) -> dict[str, Any]:
 
 def render_html(card: ModelCard) -> str:
     """The card as one self-contained HTML page: inline CSS and SVG, no external resource."""
-    import jinja2
+    from dlqa.report.html import template_environment
 
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return environment.get_template(_TEMPLATE_NAME).render(**build_html_context(card))
+    template = template_environment().get_template(_TEMPLATE_NAME)
+    return template.render(**build_html_context(card))

@@ -4,6 +4,7 @@ small readers of stored values they share. Nothing here queries the store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dlqa.core.results import CheckResult, Status
@@ -165,22 +166,12 @@ def calibration(
 def parity_row(result: CheckResult) -> ParityRow:
     details = result.details
     metric = details.get("metric") if isinstance(details.get("metric"), dict) else {}
-    interval = result.interval
     return ParityRow(
         target=result.subject or "-",
         status=result.status.value,
         summary=result.summary,
-        agreement=Measure(
-            label="top-1 agreement",
-            value=result.value,
-            status=result.status.value,
-            low=None if interval is None else interval.low,
-            high=None if interval is None else interval.high,
-            level=None if interval is None else interval.level,
-            n=result.n,
-            threshold=result.threshold,
-            check=result.key,
-        ),
+        # The row shows the summary itself; the measure carries only the figures.
+        agreement=replace(measure(result, "top-1 agreement", 0), summary="", run_id=None),
         max_abs_diff=_number(details.get("max_abs_diff")),
         reference_accuracy=_number(metric.get("reference")),
         target_accuracy=_number(metric.get("target")),
