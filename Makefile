@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/eval_clusters.py
 	$(VENV)/bin/python benchmarks/parity.py
 	$(VENV)/bin/python benchmarks/bundle_throughput.py
+	$(VENV)/bin/python benchmarks/verdict_calibration.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache

@@ -23,7 +23,7 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     assert (
         f"All {sum(counts.values())} planted problems (image {counts['image']}, audio "
         f"{counts['audio']}, text {counts['text']}, drift {counts['drift']}, eval "
-        f"{counts['eval']}) were caught" in flat
+        f"{counts['eval']}, exp {counts['exp']}) were caught" in flat
     )
     assert "Data checks failed with nothing planted" not in out
     assert "The demo's dlqa.toml changes" in flat
@@ -94,6 +94,17 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
         r for r in bundle_document["results"] if r["check_id"] == "eval.accuracy"
     )
     assert bundle_accuracy["n"] == 600 and bundle_accuracy["status"] == "pass"
+    # The experiment part: three seed groups (runs 8-10), the candidate's longer training
+    # "improved" over the baseline with every guard passing (run 11), and the changed metric
+    # definition caught by its guard (run 12).
+    reports = tmp_path / "demo" / ".dlqa" / "reports"
+    clean = json.loads((reports / "run-11" / "report.json").read_text())
+    assert clean["kind"] == "exp.compare" and clean["exit_code"] == 0
+    verdict = next(r for r in clean["results"] if r["check_id"] == "exp.compare")
+    assert verdict["details"]["verdict"] == "improved" and verdict["n"] == 6
+    guarded = json.loads((reports / "run-12" / "report.json").read_text())
+    guard = next(r for r in guarded["results"] if r["check_id"] == "exp.metric_definitions")
+    assert guard["status"] == "fail" and guarded["exit_code"] == 1
     card = tmp_path / "demo" / ".dlqa" / "reports" / "model-card-run-7" / "model-card.md"
     assert "## Deployment" in card.read_text()
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dlqa import __version__
-from dlqa.cli import check, data, db, demo, deploy, labels, model, report, serve, train
+from dlqa.cli import check, data, db, demo, deploy, exp, labels, model, report, serve, train
 from dlqa.cli.common import FLAG
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(labels.app, name="labels")
 app.add_typer(model.app, name="model")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(exp.app, name="exp")
 app.add_typer(db.app, name="db")
 app.command("check")(check.check_command)
 app.command("init")(check.init_command)

@@ -11,6 +11,8 @@ from rich.table import Table
 from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_report, stdout
 from dlqa.config import load_config
 from dlqa.demo.deploy_part import deploy_lines, run_deploy_part, unexpected_deploy_failures
+from dlqa.demo.exp_part import PLANTED as EXP_PLANTED
+from dlqa.demo.exp_part import exp_lines, run_exp_part
 from dlqa.demo.gates import tightened_gates
 from dlqa.demo.parts import part_run, run_data_parts
 from dlqa.demo.run import (
@@ -60,10 +62,18 @@ def demo_command(
         # After `dlqa check`, which exported the bundle: serve it, smoke-test it, evaluate
         # through it and write the model card.
         deployed = run_deploy_part(config, progress=progress) if monitored else None
+        # Seed groups of the CNN, compared: one comparison clean, one with a planted mistake.
+        experiments = (
+            run_exp_part(config, project.root, progress=progress, workers=workers)
+            if monitored
+            else None
+        )
     planted = project.planted_by_part()
     parts = [part_run("image", run, planted["image"]), *data_parts]
     if "eval" in planted and monitored is not None:
         parts.append(part_run("eval", run, planted["eval"]))
+    if experiments is not None:
+        parts.append(part_run("exp", experiments.guarded, EXP_PLANTED))
     for part in parts:
         show_report(part.report, {}, quiet=quiet)
 
@@ -114,6 +124,13 @@ def demo_command(
         )  # fmt: skip
         if deploy_failures:
             stdout.print(f"[red]Deployment checks failed: {', '.join(deploy_failures)}[/red]")
+    exp_failures = []
+    if experiments is not None:
+        for line in exp_lines(experiments):
+            stdout.print(line, highlight=False, soft_wrap=True)
+        exp_failures = experiments.unexpected()
+        if exp_failures:
+            stdout.print(f"[red]Experiment checks failed: {', '.join(exp_failures)}[/red]")
     if unexpected:
         stdout.print(f"[red]Data checks failed with nothing planted: {', '.join(unexpected)}[/red]")
     total = sum(len(part.outcomes) for part in parts)
@@ -138,4 +155,5 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
-    raise typer.Exit(1 if missed or unexpected or training_failures or deploy_failures else 0)
+    failed = missed or unexpected or training_failures or deploy_failures or exp_failures
+    raise typer.Exit(1 if failed else 0)

@@ -248,18 +248,20 @@ def train(
     batch_size: int = 32,
     max_lr: float = MAX_LR,
     max_shift: int = MAX_SHIFT,
+    seed: int = SEED,
 ) -> TrainingRun:
     """Train the CNN for ``epochs`` epochs, with the dlqa training monitor attached when
     ``monitor`` is true and ``dlqa.train.monitor`` is importable; accuracy on the test split
     after each epoch. The optimizer is :func:`make_optimizer`'s, its learning rate driven by a
     one-cycle schedule up to ``max_lr``; each batch is shifted at random by up to
-    ``max_shift`` pixels (seeded, like the rest)."""
+    ``max_shift`` pixels. ``seed`` decides the initial weights, the batch order and the
+    shifts."""
     open_monitor = _monitor_factory() if monitor else None
-    loader = make_loader(data_dir, batch_size)
+    loader = make_loader(data_dir, batch_size, seed=seed)
     test_images, test_labels, _ = load_split(data_dir, "test")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
-        shifts = torch.Generator().manual_seed(SEED + 1)
+        torch.manual_seed(seed)
+        shifts = torch.Generator().manual_seed(seed + 1)
         model = build_model()
         optimizer = make_optimizer(model.parameters())
         schedule = torch.optim.lr_scheduler.OneCycleLR(

@@ -45,6 +45,9 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
         "two_meaning": "eval.embedding_clusters",
         "regression_case": "eval.regression_cases",
     },
+    "exp": {
+        "changed_metric": "exp.metric_definitions",
+    },
 }
 
 
@@ -118,11 +121,11 @@ def verify_planted(
 
 
 def unexpected_failures(results: list[CheckResult], part: str) -> list[str]:
-    """Checks of ``part``'s stage (data, or eval for the evaluation part) that failed their
+    """Checks of ``part``'s stage (data; eval or exp for those parts) that failed their
     gate although nothing was planted for them: the demo's ordinary samples are meant to
     pass everything else."""
     expected = set(PLANTED_CHECKS[part].values())
-    prefix = "eval." if part == "eval" else "data."
+    prefix = {"eval": "eval.", "exp": "exp."}.get(part, "data.")
     return sorted(
         {
             r.check_id

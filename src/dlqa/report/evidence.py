@@ -40,8 +40,8 @@ class EvidenceKind:
     # The HTML layout: "samples", "pairs", "groups" (thumbnail tiles), "table" (rows of dicts,
     # else text), "log" (preformatted lines), "histograms" (overlaid reference/current
     # histograms), "image" (an embedded picture with its caption), "confusion",
-    # "reliability", "map" (an evaluation's charts), "intervals" (rows with interval bars)
-    # or "text" (one described line per item).
+    # "reliability", "map" (an evaluation's charts), "seed_dots" (all the items in one
+    # chart), "intervals" (rows with interval bars) or "text" (one described line per item).
     layout: str
     html_items: int  # how many items the HTML shows (tiles cost more room than lines)
 
@@ -221,6 +221,10 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     "reliability": EvidenceKind(_describe_reliability, "reliability", 4),
     "map": EvidenceKind(_describe_map, "map", 2),
     "intervals": EvidenceKind(_describe_interval, "intervals", 200),
+    # Experiments: the seeds of each compared group {"group", "role", "values", ...}, the
+    # candidate's item with the difference of the means and its "ci", drawn together as one
+    # chart of dots on a shared scale (the exp stage registers the line describer).
+    "seed_groups": EvidenceKind(_describe_row, "seed_dots", 8),
 }
 # Kinds nobody registered: rows of dicts still make a table, anything else one line each.
 FALLBACK_KIND = EvidenceKind(_describe_row, "table", 20)

@@ -45,7 +45,7 @@ SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
 # A passing result still gets a section when its evidence is something to look at rather than
 # a list of problems: a preview grid, an agreement table, overlaid histograms.
 SHOWN_WHEN_PASSING = frozenset(
-    {"image", "table", "histograms", "confusion", "reliability", "map", "intervals"}
+    {"image", "table", "histograms", "confusion", "reliability", "map", "intervals", "seed_groups"}
 )
 
 _TEMPLATE_NAME = "report.html.j2"

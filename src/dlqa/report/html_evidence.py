@@ -25,6 +25,7 @@ from dlqa.report.intervals import interval_bar, status_colour
 from dlqa.report.media_types import audio_data_uri, image_data_uri, image_media_type, png_size
 from dlqa.report.reliability_svg import reliability_svg
 from dlqa.report.scatter_svg import map_svg
+from dlqa.report.seed_dots_svg import seed_dots_svg
 from dlqa.report.snippets import cut, pair_runs, pair_texts, snippet_runs, snippet_text
 from dlqa.report.text import format_number
 
@@ -269,19 +270,23 @@ _CHARTS = {
     "reliability": reliability_svg,
     "map": map_svg,
 }
+# The chart layouts that draw all the shown items of an evidence in one picture (the groups
+# of a comparison on one scale); as above, None when they cannot.
+_EVIDENCE_CHARTS = {"seed_dots": seed_dots_svg}
 
 
 def _chart_view(layout: str, item: Any) -> dict[str, Any]:
+    """One chart: of an item, or of the list of items for an ``_EVIDENCE_CHARTS`` layout."""
     from markupsafe import Markup
 
     try:
-        svg = _CHARTS[layout](item)
+        svg = (_CHARTS.get(layout) or _EVIDENCE_CHARTS[layout])(item)
     except Exception:  # a drawing bug must not hide the evidence: show it as data
         svg = None
     if svg is None:
         return {"raw": raw_text(item)}  # not drawable: shown as data, never dropped
-    # Our own SVG: numbers we format and text that histogram_svg, eval_svg, reliability_svg
-    # and scatter_svg escape.
+    # Our own SVG: numbers we format and text that histogram_svg, eval_svg, reliability_svg,
+    # scatter_svg and seed_dots_svg escape.
     return {"svg": Markup(svg)}
 
 
@@ -375,6 +380,9 @@ def evidence_view(evidence: Evidence, budget: MediaBudget) -> dict[str, Any]:
     if spec.layout in _CHARTS:
         entries = [_chart_view(spec.layout, item) for item in top]
         view.update(layout=spec.layout, entries=entries)
+        return view
+    if spec.layout in _EVIDENCE_CHARTS:
+        view.update(layout=spec.layout, entries=[_chart_view(spec.layout, top)])
         return view
     if spec.layout == "intervals":
         view.update(layout="intervals", rows=_interval_rows(top))

@@ -21,6 +21,19 @@ WRITERS = {"json": write_json, "html": write_html, "junit": write_junit}
 SUFFIXES = {"json": "report.json", "html": "report.html", "junit": "junit.xml"}
 
 
+def report_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
+    """The provenance a report shows: the bulky parts (the diff of a dirty tree, the list of
+    installed distributions) stand as their hashes; the store keeps them whole."""
+    shown = dict(provenance)
+    git = shown.get("git")
+    if isinstance(git, dict) and git.get("diff"):
+        shown["git"] = {k: v for k, v in git.items() if k != "diff"}
+    environment = shown.get("environment")
+    if isinstance(environment, dict) and "distributions" in environment:
+        shown["environment"] = {k: v for k, v in environment.items() if k != "distributions"}
+    return shown
+
+
 def load_report(store: Store, run_id: int) -> Report:
     """The report of a stored run, finished or not."""
     run = store.get_run(run_id)
@@ -34,7 +47,7 @@ def load_report(store: Store, run_id: int) -> Report:
         **(parts.get("meta") or {}),
         "run_id": run.id,
         "command": run.command,
-        "provenance": run.provenance,
+        "provenance": report_provenance(run.provenance),
         "dlqa_version": (run.provenance.get("versions") or {}).get("dlqa"),
     }
     return Report(

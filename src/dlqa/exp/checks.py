@@ -1,0 +1,248 @@
+"""The ``exp.*`` checks: the seeds of a group (``dlqa exp run``), and a comparison of two
+groups with its guards (``dlqa exp compare``, or ``dlqa check`` with ``[exp]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from dlqa.core.registry import register_check
+from dlqa.core.results import CheckResult, Evidence, Interval, Status
+from dlqa.exp import guards
+from dlqa.exp.groups import SeedGroup
+
+CHECK_ORDER = (
+    "exp.seeds",
+    "exp.compare",
+    "exp.metric_definitions",
+    "exp.reproducible",
+    "exp.baseline_fresh",
+    "exp.code_and_data",
+)
+INPUT_HINTS = {
+    "seeds": "a seed group being run (dlqa exp run NAME --seeds N -- CMD)",
+    "comparison": "two groups (dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and "
+    "candidate)",
+}
+VERDICT_STATUS = {
+    "improved": Status.PASS,
+    "no_difference": Status.PASS,
+    "regressed": Status.FAIL,
+    "inconclusive": Status.INCONCLUSIVE,
+}
+
+
+@dataclass
+class ExpContext:
+    group: SeedGroup | None = None  # dlqa exp run: the group just run
+    baseline: SeedGroup | None = None  # dlqa exp compare
+    candidate: SeedGroup | None = None
+    metrics: list[str] = field(default_factory=list)
+    lower_is_better: set[str] = field(default_factory=set)
+    min_effect: float = 0.0
+    alpha: float = 0.05
+    alternative: str = "two-sided"
+    max_baseline_age_days: float = 30.0
+    overrides: dict[str, str] = field(default_factory=dict)
+    environment_diff: Any = None
+
+    def inputs(self) -> frozenset[str]:
+        have = set()
+        if self.group is not None:
+            have.add("seeds")
+        if self.baseline is not None and self.candidate is not None:
+            have.add("comparison")
+        return frozenset(have)
+
+
+@register_check(
+    "exp.seeds",
+    title="Seeds of a group",
+    description=(
+        "One result per seed of `dlqa exp run`: its final metrics, or why it failed (exit "
+        "code, signal, no metrics), with the tail of its log. A failed seed is stored, never "
+        "dropped, and fails the run."
+    ),
+    needs=("seeds",),
+)
+def check_seeds(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    group = context.group
+    assert group is not None
+    results = []
+    for seed in group.seeds:
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in seed.metrics.items())
+        details = seed.to_dict()
+        if seed.status == "ok":
+            wall = "" if seed.wall_s is None else f" ({seed.wall_s:.1f} s)"
+            summary = f"seed {seed.seed}: {metrics}{wall}"
+            results.append(
+                CheckResult(
+                    "exp.seeds", Status.PASS, summary, details=details, subject=f"seed={seed.seed}"
+                )
+            )
+        else:
+            tail = seed.log_tail.splitlines()[-1:] or [""]
+            summary = f"seed {seed.seed} failed: {seed.reason}" + (
+                f" ({tail[0][:200]})" if tail[0] else ""
+            )
+            results.append(
+                CheckResult(
+                    "exp.seeds", Status.FAIL, summary, details=details, subject=f"seed={seed.seed}"
+                )
+            )
+    return results
+
+
+class CompareParams(BaseModel):
+    allow_single_seed: bool = Field(
+        True, description="single-run groups are compared (and always inconclusive)"
+    )
+
+
+@register_check(
+    "exp.compare",
+    title="Comparison of two seed groups",
+    description=(
+        "Per metric (its subject): Welch's t-test decides improved / regressed (two-sided at "
+        "alpha 0.05 by default, Holm-corrected over the metrics), a bootstrap interval of the "
+        "difference of means (candidate minus baseline), the probability of improvement and "
+        "the effect size; no_difference only when min_effect > 0 and equivalence is shown "
+        "(two one-sided tests); otherwise inconclusive, with the seeds per arm that would "
+        "decide. Regressed fails; inconclusive fails unless relaxed."
+    ),
+    params=CompareParams,
+    needs=("comparison",),
+)
+def check_compare(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    from dlqa.exp.stats import compare_metrics
+
+    baseline, candidate = context.baseline, context.candidate
+    assert baseline is not None and candidate is not None
+    metrics = context.metrics
+    comparisons = compare_metrics(
+        {m: baseline.values(m) for m in metrics},
+        {m: candidate.values(m) for m in metrics},
+        higher_is_better={m: m not in context.lower_is_better for m in metrics},
+        alpha=context.alpha,
+        min_effect=context.min_effect,
+        alternative=context.alternative,
+    )
+    results = []
+    for metric, c in comparisons.items():
+        # The candidate's item also carries the difference of the means and its interval,
+        # so that a view of the evidence alone (the seed-dots chart) can draw it.
+        difference = {
+            "difference": c.difference,
+            "ci": None if c.ci is None else [min(c.ci), max(c.ci)],
+            "ci_level": 1 - c.alpha,
+            "higher_is_better": c.higher_is_better,
+        }
+        groups = [
+            {
+                "group": g.name,
+                "role": role,
+                "values": g.values(metric),
+                "run_id": g.run_id,
+                "reproducible": g.reproducible,
+                **extra,
+            }
+            for role, g, extra in (("baseline", baseline, {}), ("candidate", candidate, difference))
+        ]
+        interval = None if c.ci is None else Interval(min(c.ci), max(c.ci), 1 - context.alpha)
+        results.append(
+            CheckResult(
+                "exp.compare",
+                VERDICT_STATUS[c.verdict],
+                f"{metric}: {c.verdict}: {c.reason}",
+                value=c.difference,
+                interval=interval,
+                n=c.n_baseline + c.n_candidate,
+                subject=metric,
+                evidence=[Evidence("seed_groups", groups, 2, "the seeds of each group")],
+                details={**c.to_dict(), "baseline": baseline.name, "candidate": candidate.name},
+            )
+        )
+    return results
+
+
+def _guard(name: str, title: str, description: str, level: str = "fail") -> Any:
+    return register_check(
+        name, title=title, description=description, level=level, needs=("comparison",)
+    )
+
+
+@_guard(
+    "exp.metric_definitions",
+    "Same metric definitions",
+    "The metric fingerprints (dlqa.train.metric_fingerprint) and eval-set fingerprints "
+    "the seeds logged are the same in both groups (pattern 10).",
+)
+def check_metric_definitions(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    result = guards.metric_definitions(context.baseline, context.candidate, context.metrics)
+    return guards.apply_override(result, context.overrides)
+
+
+@_guard(
+    "exp.reproducible",
+    "Reproducible groups",
+    "Both groups ran from a clean tree at a recorded commit; a group run with "
+    "--allow-dirty or imported without its commit fails (pattern 4).",
+)
+def check_reproducible(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    result = guards.reproducible(context.baseline, context.candidate)
+    return guards.apply_override(result, context.overrides)
+
+
+@_guard(
+    "exp.baseline_fresh",
+    "A fresh, local baseline",
+    "The baseline is younger than [exp] max_baseline_age_days and ran in the same "
+    "environment (hardware, torch/CUDA, key packages) as the candidate; otherwise re-run "
+    "it with `dlqa exp rerun` (pattern 9).",
+)
+def check_baseline_fresh(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    result = guards.baseline_fresh(
+        context.baseline,
+        context.candidate,
+        max_age_days=context.max_baseline_age_days,
+        environment_diff=context.environment_diff,
+    )
+    return guards.apply_override(result, context.overrides)
+
+
+@_guard(
+    "exp.code_and_data",
+    "One change at a time",
+    "Warns when both the code (commit) and the data (dataset fingerprint) changed between "
+    "the groups.",
+    level="warn",
+)
+def check_code_and_data(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    return guards.code_and_data(context.baseline, context.candidate)
+
+
+def describe_seed_group(item: Any) -> str:
+    """A "seed_groups" item as one line: 'base (baseline): 5 seeds, mean 0.9117, range
+    0.9009 .. 0.9434', and the candidate's difference with its interval when it has one."""
+    if not isinstance(item, dict) or not isinstance(item.get("values"), list):
+        raise TypeError("not a seed group")  # the report's own describer shows it instead
+    values = [float(v) for v in item["values"]]
+    role = f" ({item['role']})" if item.get("role") else ""
+    line = f"{item.get('group', '?')}{role}: {len(values)} seed{'s' if len(values) != 1 else ''}"
+    if values:
+        line += f", mean {sum(values) / len(values):.4g}"
+    if len(values) > 1:
+        line += f", range {min(values):.4g} .. {max(values):.4g}"
+    if isinstance(item.get("difference"), (int, float)):
+        line += f"; difference {item['difference']:+.4g}"
+        ci = item.get("ci")
+        if isinstance(ci, list) and len(ci) == 2:
+            line += f" [{ci[0]:.4g}, {ci[1]:.4g}]"
+    if item.get("reproducible") is False:
+        line += "; not reproducible"
+    return line
+
+
+__all__ = ["CHECK_ORDER", "INPUT_HINTS", "ExpContext", "describe_seed_group"]

@@ -1,0 +1,212 @@
+"""The experiment stage: running a seed group, importing one, and comparing two.
+
+``[exp]`` in dlqa.toml names the groups `dlqa check` compares and the comparison's settings::
+
+    [exp]
+    baseline = "resnet-main"
+    candidate = "resnet-mixup"
+    metrics = ["accuracy"]          # default: the metrics both groups logged
+    lower_is_better = ["loss"]
+    min_effect = 0.005              # > 0: "no difference" can be shown (equivalence)
+    max_baseline_age_days = 30
+    hourly_rate = 2.5               # the cost estimate of each seed's wall time
+    overrides = { "exp.baseline_fresh" = "same machine, driver update only (ana, 2026-11-30)" }
+
+What the commands hand the stage (``StageRun.inputs``): ``run`` (a group to run: name,
+command, seeds, the git state and environment the runner recorded), ``record`` (a group to
+import) or ``compare`` (two group names). Registered through the ``dlqa.stages`` entry point
+``exp``; importing it starts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlqa.core.errors import UsageError
+from dlqa.core.stages import StageRun, StageSpec, register_stage
+from dlqa.exp.checks import CHECK_ORDER, INPUT_HINTS, ExpContext, describe_seed_group
+from dlqa.exp.groups import GROUP_KINDS, SeedGroup, latest_group
+
+GROUP_RUN_KINDS = (*GROUP_KINDS, "exp.rerun")
+
+
+class ExpConfig(BaseModel):
+    """``[exp]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: str | None = Field(None, description="the baseline seed group's name")
+    candidate: str | None = Field(None, description="the candidate seed group's name")
+    metrics: list[str] | None = Field(None, description="default: those both groups logged")
+    lower_is_better: list[str] = Field(
+        default_factory=list, description="metrics where lower is better (loss, error)"
+    )
+    min_effect: float = Field(0.0, ge=0.0, description="> 0: equivalence within it can be shown")
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided"
+    max_baseline_age_days: float = Field(30.0, gt=0.0)
+    hourly_rate: float | None = Field(
+        None, ge=0.0, description="cost per hour of a seed's wall time"
+    )
+    workers: int | None = Field(None, ge=1, description="seeds at once; default: one per core")
+    runs_dir: str = Field(".dlqa/exp", description="where each seed's run folder is made")
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="guard id -> why its failure is accepted (recorded)"
+    )
+
+
+def build_exp_context(run: StageRun) -> ExpContext:
+    section: ExpConfig = run.section
+    from dlqa.exp.environment import environment_diff
+
+    context = ExpContext(
+        min_effect=section.min_effect,
+        alpha=section.alpha,
+        alternative=section.alternative,
+        max_baseline_age_days=section.max_baseline_age_days,
+        lower_is_better=set(section.lower_is_better),
+        environment_diff=environment_diff,
+        overrides=dict(section.overrides),
+    )
+    if "run" in run.inputs:
+        context.group = _run_group(run, run.inputs["run"])
+    elif "record" in run.inputs:
+        context.group = run.inputs["record"]
+    else:
+        wanted = run.inputs.get("compare") or {}
+        _compare(run, context, wanted)
+        return context
+    group = context.group
+    group.run_id = run.run_id
+    run.report_parts["exp"] = {"group": group.to_dict()}
+    return context
+
+
+def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
+    from dlqa.exp.launch import SeedJob, run_seeds
+
+    section: ExpConfig = run.section
+    name, seeds = spec["name"], list(spec["seeds"])
+    root = run.config.resolve(section.runs_dir) / name / f"run-{run.run_id}"
+    cwd = Path(spec.get("cwd") or run.config.base_dir)  # a re-run: its clean worktree
+    jobs = [
+        SeedJob(seed, spec["command"], cwd, root / f"seed-{seed}", name, spec.get("timeout_s"))
+        for seed in seeds
+    ]
+    advance = run.progress(len(jobs), f"Running {len(jobs)} seeds of {name}")
+    group = SeedGroup(
+        name=name,
+        seeds=[],
+        command=list(spec["command"]),
+        reproducible=not spec.get("dirty"),
+        git=spec.get("git"),
+        environment=spec.get("environment"),
+        why_not_reproducible=spec.get("why_not_reproducible"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source=spec.get("source", "exp.run"),
+        rerun_of=spec.get("rerun_of"),
+    )
+    workers = spec.get("workers") or section.workers or run.workers or os.cpu_count() or 1
+    try:
+        group.seeds = run_seeds(
+            jobs,
+            workers=workers,
+            hourly_rate=section.hourly_rate,
+            on_done=lambda _record: advance(1),
+        )
+    except KeyboardInterrupt as interrupted:
+        # What finished is kept: the group goes on record with the unfinished seeds marked.
+        group.seeds = list(getattr(interrupted, "records", []))
+        group.run_id = run.run_id
+        run.store.set_report_parts(run.run_id, {"exp": {"group": group.to_dict()}})
+        raise
+    return group
+
+
+def _compare(run: StageRun, context: ExpContext, wanted: dict[str, Any]) -> None:
+    section: ExpConfig = run.section
+    names = (
+        wanted.get("baseline") or section.baseline,
+        wanted.get("candidate") or section.candidate,
+    )
+    if not all(names):
+        raise UsageError(
+            "name the two groups to compare",
+            hint="dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and candidate",
+        )
+    if names[0] == names[1]:
+        raise UsageError(f"{names[0]!r} compared with itself: name two different groups")
+    runs = [r for kind in GROUP_RUN_KINDS for r in run.store.list_runs(kind=kind)]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    groups = []
+    for name in names:
+        group = latest_group(runs, name)
+        if group is None:
+            raise UsageError(
+                f"no seed group named {name!r} in the store",
+                hint="`dlqa exp list` shows the groups; run one with `dlqa exp run`",
+            )
+        groups.append(group)
+    context.baseline, context.candidate = groups
+    context.metrics = _metrics(wanted.get("metrics") or section.metrics, *groups)
+    context.lower_is_better |= set(wanted.get("lower_is_better") or ())
+    if wanted.get("min_effect") is not None:
+        context.min_effect = float(wanted["min_effect"])
+    context.overrides.update(wanted.get("overrides") or {})
+    run.report_parts["exp"] = {
+        "comparison": {
+            "baseline": {"name": groups[0].name, "run_id": groups[0].run_id},
+            "candidate": {"name": groups[1].name, "run_id": groups[1].run_id},
+            "metrics": context.metrics,
+            "overrides": context.overrides,
+        }
+    }
+
+
+def _metrics(wanted: list[str] | None, baseline: SeedGroup, candidate: SeedGroup) -> list[str]:
+    ours, theirs = baseline.metric_names(), candidate.metric_names()
+    if wanted:
+        for metric in wanted:
+            missing = [
+                g.name
+                for g, names in ((baseline, ours), (candidate, theirs))
+                if metric not in names
+            ]
+            if missing:
+                raise UsageError(
+                    f"metric {metric!r} was not logged by {', '.join(missing)}",
+                    hint=f"{baseline.name}: {ours}; {candidate.name}: {theirs}",
+                )
+        return list(wanted)
+    if set(ours) != set(theirs):
+        raise UsageError(
+            f"the groups logged different metrics: {baseline.name} {sorted(ours)}, "
+            f"{candidate.name} {sorted(theirs)}",
+            hint="name the ones to compare with --metric (or [exp] metrics)",
+        )
+    if not ours:
+        raise UsageError(f"{baseline.name} has no finished seed with metrics to compare")
+    return ours
+
+
+STAGE = register_stage(
+    StageSpec(
+        name="exp",
+        title="Experiments",
+        section=ExpConfig,
+        build_context=build_exp_context,
+        is_configured=lambda section: bool(section.baseline and section.candidate),
+        order=50,
+        check_order=CHECK_ORDER,
+        inputs_of=lambda context: context.inputs(),
+        input_hints=INPUT_HINTS,
+        evidence_kinds={"seed_groups": describe_seed_group},
+    )
+)
+
+__all__ = ["STAGE", "ExpConfig", "build_exp_context"]

@@ -1,0 +1,219 @@
+"""`dlqa exp`: run a seed group, import one, list and show groups, compare two, re-run a
+baseline at its recorded commit. Each is one stored run through the experiment stage."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlqa.config import Config
+from dlqa.core.errors import UsageError
+from dlqa.exp.groups import GROUP_KINDS, SeedGroup, SeedRecord, group_names, latest_group
+from dlqa.runner.check import run_configured_checks
+from dlqa.runner.provenance import git_state
+from dlqa.runner.session import RunSession
+
+GIT_TIMEOUT_S = 60
+
+
+def tree_state(folder: Path, allow_dirty: bool, own_output: str = ".dlqa/") -> dict[str, Any]:
+    """The git state a group runs from; a dirty tree (untracked source files count) is a
+    UsageError unless ``allow_dirty``, which marks the group non-reproducible. dlqa's own
+    output (``own_output``: the store, reports and seed run folders) does not count."""
+    git = git_state(folder)
+    if git is None:
+        return {
+            "git": None,
+            "dirty": True,
+            "why_not_reproducible": "not a git repository: no commit on record",
+        }
+    changed = list(git.get("changed") or [])[:10]
+    untracked = [p for p in git.get("untracked_source") or [] if f"/{own_output}" not in f"/{p}"]
+    if not git.get("dirty") and not untracked:
+        return {"git": git, "dirty": False}
+    listing = ", ".join(changed + [f"{p} (untracked)" for p in untracked[:10]])
+    if not allow_dirty:
+        raise UsageError(
+            f"the working tree is dirty ({listing}): a run from it cannot be reproduced",
+            hint="commit (or stash) the changes, or pass --allow-dirty to run anyway "
+            "(every run of the group is then marked non-reproducible)",
+        )
+    return {
+        "git": git,
+        "dirty": True,
+        "why_not_reproducible": f"ran from a dirty tree with --allow-dirty ({listing})",
+    }
+
+
+def run_group(
+    config: Config,
+    name: str,
+    command: Sequence[str],
+    *,
+    seeds: int | Sequence[int],
+    allow_dirty: bool = False,
+    workers: int | None = None,
+    timeout_s: float | None = None,
+    cwd: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    **session: Any,
+) -> RunSession:
+    """`dlqa exp run NAME --seeds N -- CMD`: run the seeds, store the group."""
+    from dlqa.exp.environment import environment_fingerprint
+    from dlqa.exp.launch import check_command
+
+    _check_name(name)
+    root = cwd or config.base_dir
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise UsageError("--seeds must be at least 1")
+    spec = {
+        "name": name,
+        "command": check_command(command, root),
+        "seeds": seed_list,
+        "workers": workers,
+        "timeout_s": timeout_s,
+        "environment": environment_fingerprint(),
+        **tree_state(root, allow_dirty),
+        **(extra or {}),
+    }
+    if cwd is not None:
+        spec["cwd"] = str(cwd)
+    return run_configured_checks(
+        config,
+        stages=("exp",),
+        kind=spec.get("source", "exp.run"),
+        inputs={"exp": {"run": spec}},
+        **session,
+    )
+
+
+def record_group(
+    config: Config,
+    name: str,
+    seeds: list[SeedRecord],
+    *,
+    provenance: dict[str, Any] | None = None,
+    **session: Any,
+) -> RunSession:
+    """`dlqa exp record`: a group imported from finished runs, with what is known of them."""
+    _check_name(name)
+    known = provenance or {}
+    group = SeedGroup(
+        name=name,
+        seeds=seeds,
+        source="exp.record",
+        git=known.get("git"),
+        environment=known.get("environment"),
+        reproducible=bool((known.get("git") or {}).get("commit")),
+        why_not_reproducible=None
+        if (known.get("git") or {}).get("commit")
+        else "imported without its commit",
+    )
+    return run_configured_checks(
+        config, stages=("exp",), kind="exp.record", inputs={"exp": {"record": group}}, **session
+    )
+
+
+def compare_groups(
+    config: Config,
+    baseline: str | None,
+    candidate: str | None,
+    *,
+    metrics: Sequence[str] | None = None,
+    lower_is_better: Sequence[str] = (),
+    min_effect: float | None = None,
+    overrides: dict[str, str] | None = None,
+    **session: Any,
+) -> RunSession:
+    """`dlqa exp compare BASELINE CANDIDATE`: the comparison and its guards, stored."""
+    wanted = {
+        "baseline": baseline,
+        "candidate": candidate,
+        "metrics": list(metrics or []),
+        "lower_is_better": list(lower_is_better),
+        "min_effect": min_effect,
+        "overrides": overrides or {},
+    }
+    return run_configured_checks(
+        config, stages=("exp",), kind="exp.compare", inputs={"exp": {"compare": wanted}}, **session
+    )
+
+
+def stored_groups(store: Any) -> dict[str, list[Any]]:
+    """Group name -> its stored runs, newest first."""
+    runs = [r for kind in (*GROUP_KINDS, "exp.rerun") for r in store.list_runs(kind=kind)]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    return group_names(runs)
+
+
+def stored_group(store: Any, name: str) -> SeedGroup:
+    runs = [r for runs in stored_groups(store).values() for r in runs]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    group = latest_group(runs, name)
+    if group is None:
+        raise UsageError(f"no seed group named {name!r}", hint="`dlqa exp list` shows them")
+    return group
+
+
+def rerun_group(config: Config, store: Any, name: str, **session: Any) -> RunSession:
+    """`dlqa exp rerun NAME`: the group's command and seeds again, at its recorded commit, in a
+    clean git worktree; stored as the newest group of that name."""
+    group = stored_group(store, name)
+    commit = (group.git or {}).get("commit")
+    if not commit:
+        raise UsageError(
+            f"{name!r} has no recorded commit to re-run it at",
+            hint="only groups run by `dlqa exp run` in a git repository can be re-run",
+        )
+    if not group.command:
+        raise UsageError(f"{name!r} was imported: there is no command to re-run")
+    with tempfile.TemporaryDirectory(prefix="dlqa-rerun-") as temporary:
+        worktree = Path(temporary) / "tree"
+        _git(config.base_dir, "worktree", "add", "--detach", str(worktree), commit)
+        try:
+            return run_group(
+                config,
+                name,
+                group.command,
+                seeds=[s.seed for s in group.seeds],
+                cwd=worktree,
+                extra={"source": "exp.rerun", "rerun_of": group.run_id},
+                **session,
+            )
+        finally:
+            _git(config.base_dir, "worktree", "remove", "--force", str(worktree))
+
+
+def _git(folder: Path, *args: str) -> None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"git {' '.join(args[:2])} failed: {exc}") from None
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[:300]}")
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name.startswith(".") or len(name) > 120:
+        raise UsageError(f"bad group name {name!r}: use letters, digits, '-', '_', '.', '@', '='")
+
+
+__all__ = [
+    "compare_groups",
+    "record_group",
+    "rerun_group",
+    "run_group",
+    "stored_group",
+    "stored_groups",
+    "tree_state",
+]
