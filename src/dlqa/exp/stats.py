@@ -48,10 +48,9 @@ SINGLE_RUN = "a single run per group cannot separate a change from seed noise"
 class Comparison:
     """The verdict on one metric and the numbers behind it.
 
-    ``ci``: percentile bootstrap interval of candidate minus baseline at level ``1 - alpha``
-    (each group resampled on its own, seeded). It describes, the t-test decides: with 3
-    seeds a bootstrap interval is too narrow (it knows only the 3 values), so it may exclude
-    0 while the verdict stays ``inconclusive``.
+    ``ci``: studentised bootstrap (bootstrap-t) interval of candidate minus baseline at level
+    ``1 - alpha`` (each group resampled on its own, seeded). It describes, the t-test decides;
+    with 3 seeds it is wide, as it should be.
     ``prob_improvement``: the chance that one random candidate seed beats one random
     baseline seed in the improvement direction, ties counted half (the common-language
     effect size, "probability of improvement" of Agarwal et al. 2021). 0.5 is no change.
@@ -328,18 +327,33 @@ def _prob_improvement(b: np.ndarray, c: np.ndarray, higher_is_better: bool) -> f
 def _bootstrap_ci(
     b: np.ndarray, c: np.ndarray, level: float, n_resamples: int, seed: int
 ) -> tuple[float, float]:
-    """Percentile interval of the resampled difference of means (each group resampled on
-    its own), in chunks so that many seeds times many resamples stays small in memory."""
+    """Studentised (bootstrap-t) interval of the difference of means, each group resampled
+    on its own: the resampled differences are divided by their own Welch standard error, so
+    the interval widens with few seeds as the t distribution does. (A percentile interval
+    knows only the few observed values: with 3 seeds a nominal 95 % one covered the true
+    difference about 80 % of the time in benchmarks/verdict_calibration.py; this one about
+    95 %.) Resamples whose groups are both constant (no standard error) are left out; when
+    every one is, the groups are constant and the interval is the difference itself."""
     rng = np.random.default_rng(seed)
-    diffs = np.empty(n_resamples)
+    difference = float(c.mean() - b.mean())
+    se = math.sqrt(_variance(b) / len(b) + _variance(c) / len(c))
+    if se == 0.0:
+        return difference, difference
+    t_values = []
     chunk = max(1, 2_000_000 // (len(b) + len(c)))
     for start in range(0, n_resamples, chunk):
         rows = min(chunk, n_resamples - start)
-        mb = b[rng.integers(0, len(b), (rows, len(b)))].mean(axis=1)
-        mc = c[rng.integers(0, len(c), (rows, len(c)))].mean(axis=1)
-        diffs[start : start + rows] = mc - mb
-    low, high = np.quantile(diffs, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
-    return float(low), float(high)
+        rb = b[rng.integers(0, len(b), (rows, len(b)))]
+        rc = c[rng.integers(0, len(c), (rows, len(c)))]
+        diffs = rc.mean(axis=1) - rb.mean(axis=1)
+        ses = np.sqrt(rb.var(axis=1, ddof=1) / len(b) + rc.var(axis=1, ddof=1) / len(c))
+        usable = ses > 0
+        t_values.append((diffs[usable] - difference) / ses[usable])
+    t = np.concatenate(t_values)
+    if t.size == 0:
+        return difference, difference
+    low_t, high_t = np.quantile(t, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return difference - float(high_t) * se, difference - float(low_t) * se
 
 
 def seeds_for_power(
