@@ -381,3 +381,48 @@ def test_own_output_is_not_dirt_in_a_project_inside_a_bigger_repository(
     (project / "zz_helper.py").write_text("X = 1\n")
     code, out, err = exp_run("c", seeds=1)
     assert code == 2 and "sub/zz_helper.py (untracked)" in err, out + err
+
+
+ABLATED = """
+import random, sys
+from dlqa.exp import current
+
+run = current()
+rng = random.Random(run.seed * 13 + len(sys.argv))
+accuracy = 0.80
+if "--a" in sys.argv:
+    accuracy += float(sys.argv[sys.argv.index("--a") + 1])
+if "--b" in sys.argv:
+    accuracy += 0.06
+run.log(accuracy=accuracy + rng.gauss(0, 0.005))
+"""
+
+
+@pytest.mark.parametrize(("a_effect", "masked"), [("-0.03", True), ("0.0", False)])
+def test_ablation_flags_a_regression_masked_by_a_bigger_gain(
+    repo: Path, a_effect: str, masked: bool
+) -> None:
+    (repo / "ablated.py").write_text(ABLATED)
+    commit_all(repo, "ablated")
+    code, out, err = run_cli(
+        "exp", "ablate", "abl", "--change", f"A=--a {a_effect}", "--change", "B=--b",
+        "--seeds", "4", "--workers", "2", "-q", "--json", str(repo / ".dlqa" / "abl.json"),
+        "--", PY, "ablated.py",
+    )  # fmt: skip
+    found = results(repo / ".dlqa" / "abl.json")
+    masking = found["exp.masked_regression[accuracy]"]
+    assert found["exp.ablation[accuracy]"]["status"] == "pass"
+    if masked:
+        assert code == 1 and masking["status"] == "fail"
+        assert "A hurts on its own" in masking["summary"] and "B helps more" in masking["summary"]
+    else:
+        assert code == 0 and masking["status"] == "pass", masking["summary"]
+    code, out, err = run_cli("exp", "show", "abl@A+B")
+    assert code == 0 and "abl@A+B" in out
+
+
+def test_an_ablation_without_changes_or_arguments_is_a_usage_error(repo: Path) -> None:
+    code, _, err = run_cli("exp", "ablate", "abl", "--", PY, "train.py")
+    assert code == 2 and "an ablation needs changes" in err
+    code, _, err = run_cli("exp", "ablate", "abl", "--change", "A=", "--", PY, "train.py")
+    assert code == 2 and err.count("dlqa: error:") == 1 and "names no arguments" in err

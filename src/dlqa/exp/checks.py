@@ -16,6 +16,8 @@ from dlqa.exp.groups import SeedGroup
 CHECK_ORDER = (
     "exp.seeds",
     "exp.compare",
+    "exp.ablation",
+    "exp.masked_regression",
     "exp.metric_definitions",
     "exp.reproducible",
     "exp.baseline_fresh",
@@ -25,6 +27,7 @@ INPUT_HINTS = {
     "seeds": "a seed group being run (dlqa exp run NAME --seeds N -- CMD)",
     "comparison": "two groups (dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and "
     "candidate)",
+    "ablation": "the cells of an ablation (dlqa exp ablate NAME --change A=ARGS ... -- CMD)",
 }
 VERDICT_STATUS = {
     "improved": Status.PASS,
@@ -47,6 +50,7 @@ class ExpContext:
     max_baseline_age_days: float = 30.0
     overrides: dict[str, str] = field(default_factory=dict)
     environment_diff: Any = None
+    ablation: Any = None  # dlqa exp ablate: the AblationAnalysis of its cells
 
     def inputs(self) -> frozenset[str]:
         have = set()
@@ -54,6 +58,8 @@ class ExpContext:
             have.add("seeds")
         if self.baseline is not None and self.candidate is not None:
             have.add("comparison")
+        if self.ablation is not None:
+            have.add("ablation")
         return frozenset(have)
 
 
@@ -165,6 +171,41 @@ def check_compare(context: ExpContext, params: dict[str, Any]) -> list[CheckResu
             )
         )
     return results
+
+
+def _ablation_result(context: ExpContext, check_id: str) -> CheckResult:
+    from dlqa.exp.ablation import ablation_results
+
+    return next(r for r in ablation_results(context.ablation) if r.check_id == check_id)
+
+
+@register_check(
+    "exp.ablation",
+    title="Ablation",
+    description=(
+        "The effects of an ablation's changes: each change's own effect against the "
+        "baseline, its main effect over the design, their interactions, each with its "
+        "interval (informative: passes once computed). Above three changes the design is a "
+        "fractional factorial, with the aliasing stated."
+    ),
+    needs=("ablation",),
+)
+def check_ablation(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    return _ablation_result(context, "exp.ablation")
+
+
+@register_check(
+    "exp.masked_regression",
+    title="Masked regressions",
+    description=(
+        "A change that hurts on its own while the bundle that contains it improves, because "
+        "another change helps more (pattern 3); or one whose removal from the full bundle "
+        "would improve it. Inconclusive when a cell that decides cannot be judged."
+    ),
+    needs=("ablation",),
+)
+def check_masked_regression(context: ExpContext, params: dict[str, Any]) -> CheckResult:
+    return _ablation_result(context, "exp.masked_regression")
 
 
 def _guard(name: str, title: str, description: str, level: str = "fail") -> Any:

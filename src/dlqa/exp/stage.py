@@ -77,6 +77,9 @@ def build_exp_context(run: StageRun) -> ExpContext:
         context.group = _run_group(run, run.inputs["run"])
     elif "record" in run.inputs:
         context.group = run.inputs["record"]
+    elif "ablation" in run.inputs:
+        _ablation(run, context, run.inputs["ablation"])
+        return context
     else:
         wanted = run.inputs.get("compare") or {}
         _compare(run, context, wanted)
@@ -164,6 +167,43 @@ def _compare(run: StageRun, context: ExpContext, wanted: dict[str, Any]) -> None
             "candidate": {"name": groups[1].name, "run_id": groups[1].run_id},
             "metrics": context.metrics,
             "overrides": context.overrides,
+        }
+    }
+
+
+def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:
+    """The analysis of an ablation's cells, read back from the store by their group names."""
+    from dlqa.exp.ablation import analyze_ablation
+
+    plan = spec["plan"]
+    runs = [r for kind in GROUP_RUN_KINDS for r in run.store.list_runs(kind=kind)]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    groups = {}
+    for cell in plan.cells:
+        group = latest_group(runs, cell.group)
+        if group is None:
+            raise UsageError(f"the ablation's cell {cell.group!r} has no stored group")
+        groups[cell.name] = group
+    base = groups[plan.cells[0].name]
+    metric = spec.get("metric") or _metrics(None, base, base)[0]
+    values = {name: group.values(metric) for name, group in groups.items()}
+    try:
+        context.ablation = analyze_ablation(
+            plan,
+            values,
+            higher_is_better=metric not in context.lower_is_better
+            and not spec.get("lower_is_better"),
+            alpha=context.alpha,
+            min_effect=context.min_effect,
+            metric=metric,
+        )
+    except ValueError as exc:
+        raise UsageError(f"the ablation {plan.name!r} cannot be analysed: {exc}") from None
+    run.report_parts["exp"] = {
+        "ablation": {
+            "plan": plan.to_dict(),
+            "metric": metric,
+            "groups": {name: g.run_id for name, g in groups.items()},
         }
     }
 

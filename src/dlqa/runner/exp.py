@@ -143,6 +143,47 @@ def compare_groups(
     )
 
 
+def run_ablation(
+    config: Config,
+    name: str,
+    changes: dict[str, str],
+    command: Sequence[str],
+    *,
+    seeds: int = 3,
+    metric: str | None = None,
+    lower_is_better: bool = False,
+    allow_dirty: bool = False,
+    workers: int | None = None,
+    **session: Any,
+) -> list[RunSession]:
+    """`dlqa exp ablate`: each cell of the plan run as a seed group ``NAME@CELL`` (the
+    command with the cell's changes' arguments appended), then one run that analyses them.
+    Returns the cells' runs and, last, the analysis run."""
+    from dlqa.exp.design import plan_ablation
+
+    _check_name(name)
+    try:
+        plan = plan_ablation(changes, name=name)
+    except ValueError as exc:
+        raise UsageError(f"ablation {name!r}: {exc}") from None
+    runs = [
+        run_group(
+            config,
+            cell.group,
+            [*command, *cell.args],
+            seeds=seeds,
+            allow_dirty=allow_dirty,
+            workers=workers,
+            **session,
+        )  # fmt: skip
+        for cell in plan.cells
+    ]
+    wanted = {"plan": plan, "metric": metric, "lower_is_better": lower_is_better}
+    analysis = run_configured_checks(config, stages=("exp",), kind="exp.ablate",
+                                     inputs={"exp": {"ablation": wanted}}, **session)  # fmt: skip
+    return [*runs, analysis]
+
+
 def stored_groups(store: Any) -> dict[str, list[Any]]:
     """Group name -> its stored runs, newest first."""
     runs = [r for kind in (*GROUP_KINDS, "exp.rerun") for r in store.list_runs(kind=kind)]
@@ -210,6 +251,7 @@ def _check_name(name: str) -> None:
 
 __all__ = [
     "compare_groups",
+    "run_ablation",
     "record_group",
     "rerun_group",
     "run_group",
