@@ -426,3 +426,26 @@ def test_an_ablation_without_changes_or_arguments_is_a_usage_error(repo: Path) -
     assert code == 2 and "an ablation needs changes" in err
     code, _, err = run_cli("exp", "ablate", "abl", "--change", "A=", "--", PY, "train.py")
     assert code == 2 and err.count("dlqa: error:") == 1 and "names no arguments" in err
+
+
+def test_releases_are_gated_against_the_previous_one(repo: Path) -> None:
+    assert exp_run("v1")[0] == 0
+    assert exp_run("v2", "shift=0.001")[0] == 0  # within noise
+    assert exp_run("v3", "shift=-0.05")[0] == 0  # a clear regression
+    code, out, _ = run_cli("release", "record", "1.0", "--group", "v1")
+    assert code == 0 and "the first one, nothing to compare it with" in " ".join(out.split())
+    code, _, err = run_cli("release", "history")
+    assert code == 0
+    report = repo / ".dlqa" / "rel.json"
+    code, _, _ = run_cli("release", "record", "1.1", "--group", "v2", "--json", str(report), "-q")
+    assert code == 0 and statuses(report)["exp.release_regression[accuracy]"] == "pass"
+    code, _, _ = run_cli("release", "record", "1.2", "--group", "v3", "--json", str(report), "-q")
+    regression = results(report)["exp.release_regression[accuracy]"]
+    assert code == 1 and regression["status"] == "fail" and "1.1 -> 1.2" in regression["summary"]
+    code, _, err = run_cli("release", "record", "1.2", "--group", "v2")
+    assert code == 2 and "already recorded" in err
+    code, _, err = run_cli("release", "record", "1.3")
+    assert code == 2 and "one source" in err
+    page = repo / ".dlqa" / "history.html"
+    code, out, _ = run_cli("release", "history", "--html", str(page))
+    assert code == 0 and page.read_text().count("<svg") == 1  # one metric, three releases

@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from dlqa import __version__
-from dlqa.cli import check, data, db, demo, deploy, exp, labels, model, report, serve, train
+from dlqa.cli import (
+    check,
+    data,
+    db,
+    demo,
+    deploy,
+    exp,
+    labels,
+    model,
+    release,
+    report,
+    serve,
+    train,
+)
 from dlqa.cli.common import FLAG
 
 app = typer.Typer(
@@ -22,6 +35,7 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(model.app, name="model")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(exp.app, name="exp")
+app.add_typer(release.app, name="release")
 app.add_typer(db.app, name="db")
 app.command("check")(check.check_command)
 app.command("init")(check.init_command)

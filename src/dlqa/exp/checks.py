@@ -18,6 +18,7 @@ CHECK_ORDER = (
     "exp.compare",
     "exp.ablation",
     "exp.masked_regression",
+    "exp.release_regression",
     "exp.metric_definitions",
     "exp.reproducible",
     "exp.baseline_fresh",
@@ -28,6 +29,7 @@ INPUT_HINTS = {
     "comparison": "two groups (dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and "
     "candidate)",
     "ablation": "the cells of an ablation (dlqa exp ablate NAME --change A=ARGS ... -- CMD)",
+    "release": "a release and the one before it (dlqa release record VERSION)",
 }
 VERDICT_STATUS = {
     "improved": Status.PASS,
@@ -51,6 +53,8 @@ class ExpContext:
     overrides: dict[str, str] = field(default_factory=dict)
     environment_diff: Any = None
     ablation: Any = None  # dlqa exp ablate: the AblationAnalysis of its cells
+    release: Any = None  # dlqa release record: the new Release ...
+    previous_release: Any = None  # ... and the one recorded before it
 
     def inputs(self) -> frozenset[str]:
         have = set()
@@ -60,6 +64,8 @@ class ExpContext:
             have.add("comparison")
         if self.ablation is not None:
             have.add("ablation")
+        if self.release is not None and self.previous_release is not None:
+            have.add("release")
         return frozenset(have)
 
 
@@ -206,6 +212,27 @@ def check_ablation(context: ExpContext, params: dict[str, Any]) -> CheckResult:
 )
 def check_masked_regression(context: ExpContext, params: dict[str, Any]) -> CheckResult:
     return _ablation_result(context, "exp.masked_regression")
+
+
+@register_check(
+    "exp.release_regression",
+    title="No regression from the previous release",
+    description=(
+        "Per metric (its subject), the new release against the one recorded before it: "
+        "seed groups by Welch's t-test, single eval-suite values by their intervals (Wilson "
+        "for proportions with n), Holm over the metrics. Fails on a regression beyond noise, "
+        "with the environment differences between the two releases."
+    ),
+    needs=("release",),
+)
+def check_release_regression(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    from dlqa.exp.releases import release_regression
+
+    lower = {m: False for m in context.lower_is_better if m in context.release.metrics}
+    return release_regression(
+        context.previous_release, context.release, higher_is_better=lower or None,
+        alpha=context.alpha, environment_diff=context.environment_diff,
+    )  # fmt: skip
 
 
 def _guard(name: str, title: str, description: str, level: str = "fail") -> Any:

@@ -80,6 +80,9 @@ def build_exp_context(run: StageRun) -> ExpContext:
     elif "ablation" in run.inputs:
         _ablation(run, context, run.inputs["ablation"])
         return context
+    elif "release" in run.inputs:
+        _release(run, context, run.inputs["release"])
+        return context
     else:
         wanted = run.inputs.get("compare") or {}
         _compare(run, context, wanted)
@@ -206,6 +209,27 @@ def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:
             "groups": {name: g.run_id for name, g in groups.items()},
         }
     }
+
+
+def stored_releases(store: Any) -> list[Any]:
+    """The recorded releases, oldest first (``Release`` objects)."""
+    from dlqa.exp.releases import Release
+
+    runs = sorted(store.list_runs(kind="release"), key=lambda r: r.id)
+    return [Release.from_dict(r.report["release"]) for r in runs if "release" in (r.report or {})]
+
+
+def _release(run: StageRun, context: ExpContext, release: Any) -> None:
+    """A new release, gated against the latest one recorded before it."""
+    previous = stored_releases(run.store)
+    if any(r.version == release.version for r in previous):
+        raise UsageError(
+            f"release {release.version!r} is already recorded",
+            hint="a version is recorded once: give the new release a version of its own",
+        )
+    context.release = release
+    context.previous_release = previous[-1] if previous else None
+    run.report_parts["release"] = release.to_dict()
 
 
 def _metrics(wanted: list[str] | None, baseline: SeedGroup, candidate: SeedGroup) -> list[str]:
