@@ -6,8 +6,13 @@ from dlqa.report.release_page import render_release_page
 
 
 def test_cells_are_escaped_and_a_missing_plot_is_explained() -> None:
-    rows = [{"version": "<script>alert(1)</script>", "metric": "a<b", "value": 0.9, "low": 0.85,
-             "high": 0.95, "n": 100, "change": None, "note": "not enough data: one release"}]  # fmt: skip
+    rows = [
+        {
+            "version": "<script>alert(1)</script>", "metric": "a<b", "value": 0.9,
+            "low": 0.85, "high": 0.95, "n": 100, "change": None,
+            "note": "not enough data: one release",
+        }
+    ]  # fmt: skip
     page = render_release_page(rows, {"a<b": None})
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<h2>a&lt;b</h2>" in page and "nothing to plot" in page
