@@ -63,6 +63,7 @@ class DeployContext:
     predictor: BundlePredictor | None = None
     manifest: dict[str, Any] | None = None
     _inputs: np.ndarray | None = None
+    _kept: list[int] = field(default_factory=list)  # indices of the files _inputs holds
     _failed: dict[int, str] = field(default_factory=dict)
     _reference: np.ndarray | None = None
 

@@ -28,6 +28,7 @@ from dlqa.deploy.inputs import (
     decode_image,
     finite_batch,
     read_audio,
+    to_standard_mode,
 )
 from dlqa.deploy.manifest import BundleError, read_manifest
 from dlqa.deploy.spec import (
@@ -128,8 +129,6 @@ class BundlePredictor:
 
     # -- images ------------------------------------------------------------------------------
     def preprocess_image(self, image: Any) -> np.ndarray:
-        from dlqa.deploy.inputs import to_standard_mode
-
         if not isinstance(self.spec, ImagePreprocessing):
             raise UsageError(f"this bundle's model takes {self.modality}, not images")
         return self.spec.apply(to_standard_mode(image))

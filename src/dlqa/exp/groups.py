@@ -16,7 +16,8 @@ from typing import Any
 
 SEED_OK = "ok"
 SEED_FAILED = "failed"
-GROUP_KINDS = ("exp.run", "exp.record")
+# The kinds of run that store a seed group: run, imported, re-run at its commit.
+GROUP_KINDS = ("exp.run", "exp.record", "exp.rerun")
 
 
 @dataclass
@@ -110,6 +111,12 @@ class SeedGroup:
         return group
 
 
+def group_runs(store: Any) -> list[Any]:
+    """Every stored run that holds a seed group, newest first."""
+    runs = [r for kind in GROUP_KINDS for r in store.list_runs(kind=kind)]
+    return sorted(runs, key=lambda r: r.id, reverse=True)
+
+
 def latest_group(runs: Iterable[Any], name: str) -> SeedGroup | None:
     """The newest stored group called ``name`` among ``runs`` (RunRecords, newest first)."""
     for run in runs:
@@ -138,5 +145,6 @@ __all__ = [
     "SeedGroup",
     "SeedRecord",
     "group_names",
+    "group_runs",
     "latest_group",
 ]

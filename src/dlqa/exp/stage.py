@@ -30,9 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dlqa.core.errors import UsageError
 from dlqa.core.stages import StageRun, StageSpec, register_stage
 from dlqa.exp.checks import CHECK_ORDER, INPUT_HINTS, ExpContext, describe_seed_group
-from dlqa.exp.groups import GROUP_KINDS, SeedGroup, latest_group
-
-GROUP_RUN_KINDS = (*GROUP_KINDS, "exp.rerun")
+from dlqa.exp.groups import SeedGroup, group_runs, latest_group
 
 
 class ExpConfig(BaseModel):
@@ -147,8 +145,7 @@ def _compare(run: StageRun, context: ExpContext, wanted: dict[str, Any]) -> None
         )
     if names[0] == names[1]:
         raise UsageError(f"{names[0]!r} compared with itself: name two different groups")
-    runs = [r for kind in GROUP_RUN_KINDS for r in run.store.list_runs(kind=kind)]
-    runs.sort(key=lambda r: r.id, reverse=True)
+    runs = group_runs(run.store)
     groups = []
     for name in names:
         group = latest_group(runs, name)
@@ -179,8 +176,7 @@ def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:
     from dlqa.exp.ablation import analyze_ablation
 
     plan = spec["plan"]
-    runs = [r for kind in GROUP_RUN_KINDS for r in run.store.list_runs(kind=kind)]
-    runs.sort(key=lambda r: r.id, reverse=True)
+    runs = group_runs(run.store)
     groups = {}
     for cell in plan.cells:
         group = latest_group(runs, cell.group)

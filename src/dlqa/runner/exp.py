@@ -11,7 +11,7 @@ from typing import Any
 
 from dlqa.config import Config
 from dlqa.core.errors import UsageError
-from dlqa.exp.groups import GROUP_KINDS, SeedGroup, SeedRecord, group_names, latest_group
+from dlqa.exp.groups import SeedGroup, SeedRecord, group_names, group_runs, latest_group
 from dlqa.runner.check import run_configured_checks
 from dlqa.runner.provenance import git_state
 from dlqa.runner.session import RunSession
@@ -186,15 +186,12 @@ def run_ablation(
 
 def stored_groups(store: Any) -> dict[str, list[Any]]:
     """Group name -> its stored runs, newest first."""
-    runs = [r for kind in (*GROUP_KINDS, "exp.rerun") for r in store.list_runs(kind=kind)]
-    runs.sort(key=lambda r: r.id, reverse=True)
-    return group_names(runs)
+    return group_names(group_runs(store))
 
 
 def stored_group(store: Any, name: str) -> SeedGroup:
-    runs = [r for runs in stored_groups(store).values() for r in runs]
-    runs.sort(key=lambda r: r.id, reverse=True)
-    group = latest_group(runs, name)
+    """The latest stored group called ``name``; a UsageError when there is none."""
+    group = latest_group(group_runs(store), name)
     if group is None:
         raise UsageError(f"no seed group named {name!r}", hint="`dlqa exp list` shows them")
     return group
