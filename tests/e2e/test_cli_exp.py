@@ -409,6 +409,7 @@ def test_ablation_flags_a_regression_masked_by_a_bigger_gain(
         "--seeds", "4", "--workers", "2", "-q", "--json", str(repo / ".dlqa" / "abl.json"),
         "--", PY, "ablated.py",
     )  # fmt: skip
+    assert (repo / ".dlqa" / "abl.json").exists(), out + err
     found = results(repo / ".dlqa" / "abl.json")
     masking = found["exp.masked_regression[accuracy]"]
     assert found["exp.ablation[accuracy]"]["status"] == "pass"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,14 +22,23 @@ from dlqa.cli.common import (
     show_report,
     stdout,
 )
+from dlqa.cli.exp_parts import (
+    one_decimal,
+    parse_change,
+    parse_override,
+    read_records,
+    seed_dot_lines,
+    sequential_lines,
+    sequential_options,
+)
 from dlqa.core.errors import UsageError
-from dlqa.exp.groups import SEED_OK, SeedRecord
 from dlqa.runner.exp import (
     compare_groups,
     record_group,
     rerun_group,
     run_ablation,
-    run_group,
+    run_groups,
+    run_sequential,
     stored_group,
     stored_groups,
 )
@@ -43,7 +50,15 @@ app = typer.Typer(
 )
 
 NameArgument = Annotated[str, typer.Argument(help="The seed group's name.", show_default=False)]
-DOT_WIDTH = 48
+MinEffectOption = Annotated[
+    float | None, typer.Option(min=0.0, help="Smallest difference that matters.")
+]
+MaxSeedsOption = Annotated[
+    int | None, typer.Option(min=2, help="Sequential: the most seeds per group ([exp] max_seeds).")
+]
+LowerOption = Annotated[
+    list[str] | None, typer.Option("--lower-is-better", help="A metric where lower is better.")
+]
 
 
 @app.command("run")
@@ -58,34 +73,78 @@ def run_command(
         int | None, typer.Option("--workers", "-w", min=1, help="Seeds at once.")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds before a seed is killed.")] = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option("--mode", help="NAME=V1,V2: run only these values of a mode ([exp] modes)."),
+    ] = None,
+    until_decided: Annotated[
+        bool,
+        typer.Option(
+            "--until-decided", help="Run seeds in stages against the baseline until decided."
+        ),
+    ] = False,
+    baseline: Annotated[
+        str | None, typer.Option(help="--until-decided: the group to beat ([exp] baseline).")
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="--until-decided: the deciding metric.")
+    ] = None,
+    min_effect: MinEffectOption = None,
+    max_seeds: MaxSeedsOption = None,
+    lower: LowerOption = None,
     config: OptionalConfigOption = None,
     db: DbOption = None,
     json_path: JsonOption = None,
+    allow_inconclusive: AllowInconclusiveOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Run CMD once per seed (0..N-1), each in the project root with DLQA_SEED and its own
     DLQA_RUN_DIR, and store the group: every seed's metrics ($DLQA_RUN_DIR/metrics.json or
     dlqa.exp.current().log), fingerprints, resource use and log tail, with the provenance.
+    With [exp] modes, every mode combination is its own group NAME@mode=value,...
 
-    Exit code 0 when every seed finished with metrics, 1 when one failed (it is stored), 2 on
-    a dirty tree (without --allow-dirty), a command not found or bad options.
+    --until-decided: instead of N seeds, seeds of NAME and of the baseline in stages until a
+    group-sequential comparison decides (at most --max-seeds each; needs --min-effect).
+
+    Exit code 0 when every seed finished with metrics (--until-decided: improved or no
+    difference), 1 when one failed (it is stored; or regressed / inconclusive), 2 on a dirty
+    tree (without --allow-dirty), a command not found or bad options.
     """
     settings = load_project_config(config)
+    reports = {"json": json_path}
+    if until_decided:
+        if settings.section("exp").modes:
+            raise UsageError(
+                "--until-decided runs one group, and [exp] modes declares a mode matrix",
+                hint="run the modes with `dlqa exp run`, then compare a pair of mode groups: "
+                "dlqa exp compare --sequential BASE@mode=x CAND@mode=x",
+            )
+        options = sequential_options(metric, min_effect, max_seeds, lower, timeout)
+        with open_configured_store(db) as store, progress_bars(quiet=quiet) as progress:
+            run = run_sequential(
+                settings, store, baseline, name, candidate_command=command,
+                allow_dirty=allow_dirty, options=options, db=db, progress=progress,
+                allow_inconclusive=allow_inconclusive, explicit_reports=reports,
+            )  # fmt: skip
+        _show_comparison(run, quiet)
+        raise typer.Exit(run.exit_code)
     with progress_bars(quiet=quiet) as progress:
-        run = run_group(
+        runs = run_groups(
             settings,
             name,
             command,
+            modes=mode or (),
             seeds=seeds,
             allow_dirty=allow_dirty,
             workers=workers,
             timeout_s=timeout,
             db=db,
             progress=progress,
-            explicit_reports={"json": json_path},
+            explicit_reports=reports,
         )
-    show_report(run.report, run.written, quiet=quiet)
-    raise typer.Exit(run.exit_code)
+    for run in runs:
+        show_report(run.report, run.written, quiet=quiet)
+    raise typer.Exit(max(run.exit_code for run in runs))
 
 
 @app.command("record")
@@ -100,7 +159,7 @@ def record_command(
     """Import finished runs as a seed group (from another tracker's export): one flat JSON
     object of numbers per seed, or one CSV with a row per seed (an optional `seed` column,
     the rest metrics). The group is marked non-reproducible unless --commit is given."""
-    seeds = _read_records(files)
+    seeds = read_records(files)
     provenance = {"git": {"commit": commit, "dirty": False}} if commit else None
     run = record_group(
         load_project_config(config), name, seeds, provenance=provenance, db=db, explicit_reports={}
@@ -149,8 +208,8 @@ def show_command(name: NameArgument, db: DbOption = None) -> None:
             str(seed.seed),
             seed.status,
             *values,
-            _num(seed.wall_s),
-            _num(seed.max_rss_mb),
+            one_decimal(seed.wall_s),
+            one_decimal(seed.max_rss_mb),
             seed.reason or "",
         )
     stdout.print(table)
@@ -169,12 +228,16 @@ def compare_command(
     metric: Annotated[
         list[str] | None, typer.Option("--metric", help="Compare this metric (repeatable).")
     ] = None,
-    lower: Annotated[
-        list[str] | None, typer.Option("--lower-is-better", help="A metric where lower is better.")
-    ] = None,
-    min_effect: Annotated[
-        float | None, typer.Option(min=0.0, help="Smallest difference that matters.")
-    ] = None,
+    lower: LowerOption = None,
+    min_effect: MinEffectOption = None,
+    all_modes: Annotated[
+        bool, typer.Option("--all-modes", help="Compare on every combination of [exp] modes.")
+    ] = False,
+    sequential: Annotated[
+        bool,
+        typer.Option("--sequential", help="Run more seeds of both in stages until decided."),
+    ] = False,
+    max_seeds: MaxSeedsOption = None,
     override: Annotated[
         list[str] | None, typer.Option(help="GUARD=REASON: accept that guard's failure (recorded).")
     ] = None,
@@ -190,29 +253,61 @@ def compare_command(
     metrics) with the guards (metric definitions, reproducibility, a fresh local baseline,
     code and data changed together); store the verdicts.
 
+    --all-modes: the two groups on every combination of [exp] modes (GROUP@mode=value,...),
+    Holm-corrected over all; fails if any combination regresses.
+
+    --sequential: seeds of both groups are run in stages (each group's command at its
+    commit) until a group-sequential design decides, at most --max-seeds per group; needs
+    --min-effect and one metric.
+
     Exit code 0 for improved or no difference, 1 for regressed, a failed guard, or
     inconclusive (unless --allow-inconclusive), 2 on bad input.
     """
-    overrides = dict(_pair(item) for item in override or [])
-    run = compare_groups(
-        load_project_config(config),
-        baseline,
-        candidate,
-        metrics=metric,
-        lower_is_better=lower or (),
-        min_effect=min_effect,
-        overrides=overrides,
-        db=db,
-        allow_inconclusive=allow_inconclusive,
-        explicit_reports={"json": json_path, "html": html, "junit": junit},
-    )
-    show_report(run.report, run.written, quiet=quiet)
-    if not quiet:
-        for result in run.results:
-            if result.check_id == "exp.compare":
-                for line in seed_dot_lines(result):
-                    stdout.print(line, highlight=False, markup=False)
+    overrides = dict(parse_override(item) for item in override or [])
+    settings = load_project_config(config)
+    reports = {"json": json_path, "html": html, "junit": junit}
+    if sequential:
+        if all_modes:
+            raise UsageError(
+                "--sequential decides one pair of groups, --all-modes compares many",
+                hint="compare a pair of mode groups sequentially: BASE@mode=x CAND@mode=x",
+            )
+        if metric and len(metric) > 1:
+            raise UsageError("--sequential decides on one --metric", hint="--metric accuracy")
+        options = sequential_options(metric[0] if metric else None, min_effect, max_seeds,
+                                      lower, None)  # fmt: skip
+        options["overrides"] = overrides
+        with open_configured_store(db) as store, progress_bars(quiet=quiet) as progress:
+            run = run_sequential(
+                settings, store, baseline, candidate, options=options, db=db, progress=progress,
+                allow_inconclusive=allow_inconclusive, explicit_reports=reports,
+            )  # fmt: skip
+    else:
+        run = compare_groups(
+            settings,
+            baseline,
+            candidate,
+            metrics=metric,
+            lower_is_better=lower or (),
+            min_effect=min_effect,
+            overrides=overrides,
+            all_modes=all_modes,
+            db=db,
+            allow_inconclusive=allow_inconclusive,
+            explicit_reports=reports,
+        )
+    _show_comparison(run, quiet)
     raise typer.Exit(run.exit_code)
+
+
+def _show_comparison(run: object, quiet: bool) -> None:
+    show_report(run.report, run.written, quiet=quiet)  # type: ignore[attr-defined]
+    if quiet:
+        return
+    for result in run.results:  # type: ignore[attr-defined]
+        if result.check_id == "exp.compare":
+            for line in seed_dot_lines(result) + sequential_lines(result):
+                stdout.print(line, highlight=False, markup=False)
 
 
 @app.command("ablate")
@@ -242,7 +337,7 @@ def ablate_command(
     Exit code 0 when nothing is masked, 1 on a masked regression or a failed seed, 2 on bad
     input (no changes, a change without arguments).
     """
-    changes = dict(_change(item) for item in change or [])
+    changes = dict(parse_change(item) for item in change or [])
     if not changes:
         raise UsageError("an ablation needs changes", hint='--change A="--mixup 0.2" ...')
     settings = load_project_config(config)
@@ -271,83 +366,3 @@ def rerun_command(
         run = rerun_group(settings, store, name, db=db, progress=progress, explicit_reports={})
     show_report(run.report, run.written, quiet=quiet)
     raise typer.Exit(run.exit_code)
-
-
-def seed_dot_lines(result: object) -> list[str]:
-    """Each group's seeds as dots on one shared scale, with the means and the interval."""
-    groups = next((e.items for e in result.evidence if e.kind == "seed_groups"), [])  # type: ignore[attr-defined]
-    values = [v for g in groups for v in g["values"]]
-    if not values:
-        return []
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    lines = [f"{result.subject}: {low:.4g} .. {high:.4g}"]  # type: ignore[attr-defined]
-    for group in groups:
-        row = [" "] * DOT_WIDTH
-        for value in group["values"]:
-            row[round((value - low) / span * (DOT_WIDTH - 1))] = "o"
-        mean = sum(group["values"]) / len(group["values"]) if group["values"] else float("nan")
-        lines.append(
-            f"  {group['role']:>9} |{''.join(row)}| mean {mean:.4g} (n={len(group['values'])})"
-        )
-    return lines
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, reason = text.partition("=")
-    if not sep or not reason.strip():
-        raise UsageError(
-            f"--override {text!r}: expected GUARD=REASON",
-            hint='--override exp.baseline_fresh="why"',
-        )
-    return key.strip(), reason.strip()
-
-
-def _change(text: str) -> tuple[str, str]:
-    name, sep, args = text.partition("=")
-    if not sep or not name.strip():
-        raise UsageError(f"--change {text!r}: expected NAME=ARGS", hint='--change A="--mixup 0.2"')
-    if not args.strip():
-        raise UsageError(f"--change {text!r}: change {name.strip()!r} names no arguments")
-    return name.strip(), args.strip()
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _read_records(files: list[Path]) -> list[SeedRecord]:
-    if len(files) == 1 and files[0].suffix.lower() == ".csv":
-        try:
-            with files[0].open(newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as exc:
-            raise UsageError(f"{files[0]}: {exc}") from None
-        return [_record(i, row, str(files[0])) for i, row in enumerate(rows)]
-    records = []
-    for index, path in enumerate(files):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{path}: not a readable JSON file: {exc}") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: expected a flat JSON object of metrics")
-        records.append(_record(index, data, str(path)))
-    return records
-
-
-def _record(index: int, row: dict, where: str) -> SeedRecord:
-    raw = row.pop("seed", None)  # a JSON seed of 0 is a seed, an empty CSV cell is not
-    try:
-        seed = index if raw in (None, "") else int(raw)
-    except (TypeError, ValueError):
-        raise UsageError(f"{where}: seed = {raw!r} is not an integer") from None
-    metrics = {}
-    for key, value in row.items():
-        try:
-            metrics[key] = float(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"{where}: {key} = {value!r} is not a number") from None
-    if not metrics:
-        raise UsageError(f"{where}: no metrics")
-    return SeedRecord(seed, SEED_OK, metrics=metrics)

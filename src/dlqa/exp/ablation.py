@@ -76,6 +76,7 @@ class AblationAnalysis:
     interactions: dict[str, Effect]
     findings: tuple[Finding, ...]
     undecided: tuple[str, ...]
+    values: dict[str, list[float]]  # cell -> its seeds' values
 
 
 def analyze_ablation(
@@ -120,6 +121,7 @@ def analyze_ablation(
         plan, metric, higher_is_better, alpha,
         {c: float(v.mean()) for c, v in runs.items()}, {c: len(v) for c, v in runs.items()},
         own, vs_base, within, main, interactions, tuple(findings), tuple(undecided),
+        {c: [float(x) for x in v] for c, v in runs.items()},
     )  # fmt: skip
 
 
@@ -277,9 +279,12 @@ def ablation_results(analysis: AblationAnalysis) -> list[CheckResult]:
          "aliases": ", ".join(e.aliases)}
         for e in a.interactions.values()
     ]  # fmt: skip
+    # The cells as the interaction plot draws them (report/ablation_svg.py).
     cells = [
-        {"cell": c.name, "group": c.group, "args": shlex.join(c.args), "n": a.counts[c.name],
-         "mean": a.means[c.name], "in_design": c.in_design}
+        {"cell": c.name, "changes": list(c.on), "group": c.group, "args": shlex.join(c.args),
+         "n": a.counts[c.name], "mean": a.means[c.name], "ci": _mean_ci(a.values[c.name], level),
+         "values": a.values[c.name], "in_design": c.in_design, "metric": a.metric or "metric",
+         "higher_is_better": a.higher_is_better}
         for c in plan.cells
     ]  # fmt: skip
     label = f"{a.metric}: " if a.metric else ""
@@ -295,7 +300,7 @@ def ablation_results(analysis: AblationAnalysis) -> list[CheckResult]:
         f"{label}{plan.describe()}. {'; '.join(parts)}",
         evidence=[
             Evidence("table", rows, len(rows), f"effects against {BASE} at level {level:g}"),
-            Evidence("table", cells, len(cells), "the cells (seed groups) of the ablation"),
+            Evidence("ablation_cells", cells, len(cells), "the cells (seed groups), their means"),
         ],
         details={**details, "aliases": list(plan.aliases)},
         subject=a.metric,
@@ -328,6 +333,16 @@ def ablation_results(analysis: AblationAnalysis) -> list[CheckResult]:
         interval=interval,
     )
     return [ablation, masked]
+
+
+def _mean_ci(values: list[float], level: float) -> list[float] | None:
+    """A cell mean's t interval (None below two seeds)."""
+    n = len(values)
+    if n < 2:
+        return None
+    v = np.asarray(values, dtype=float)
+    half = float(stdtrit(n - 1, 0.5 + level / 2.0) * v.std(ddof=1) / math.sqrt(n))
+    return [float(v.mean()) - half, float(v.mean()) + half]
 
 
 def _ci(ci: tuple[float, float] | None) -> list[float] | None:

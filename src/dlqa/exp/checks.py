@@ -3,19 +3,20 @@ groups with its guards (``dlqa exp compare``, or ``dlqa check`` with ``[exp]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from dlqa.core.registry import register_check
-from dlqa.core.results import CheckResult, Evidence, Interval, Status
+from dlqa.core.results import CheckResult, Status
 from dlqa.exp import guards
 from dlqa.exp.groups import SeedGroup
 
 CHECK_ORDER = (
     "exp.seeds",
     "exp.compare",
+    "exp.mode_matrix",
     "exp.ablation",
     "exp.masked_regression",
     "exp.release_regression",
@@ -28,14 +29,9 @@ INPUT_HINTS = {
     "seeds": "a seed group being run (dlqa exp run NAME --seeds N -- CMD)",
     "comparison": "two groups (dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and "
     "candidate)",
+    "mode_matrix": "two groups on every mode combination (dlqa exp compare --all-modes)",
     "ablation": "the cells of an ablation (dlqa exp ablate NAME --change A=ARGS ... -- CMD)",
     "release": "a release and the one before it (dlqa release record VERSION)",
-}
-VERDICT_STATUS = {
-    "improved": Status.PASS,
-    "no_difference": Status.PASS,
-    "regressed": Status.FAIL,
-    "inconclusive": Status.INCONCLUSIVE,
 }
 
 
@@ -55,13 +51,28 @@ class ExpContext:
     ablation: Any = None  # dlqa exp ablate: the AblationAnalysis of its cells
     release: Any = None  # dlqa release record: the new Release ...
     previous_release: Any = None  # ... and the one recorded before it
+    # --all-modes: (mode label, baseline group, candidate group) per mode combination
+    mode_pairs: list[tuple[str, SeedGroup, SeedGroup]] = field(default_factory=list)
+    sequential: Any = None  # --sequential: the SequentialResult ...
+    sequential_failure: Any = None  # ... or the SeedFailed that stopped it
+    computed: Any = None  # the comparisons, computed once (compare_results.comparisons)
+
+    def pairs(self) -> list[tuple[str | None, SeedGroup, SeedGroup]]:
+        """What is compared: each mode's pair with --all-modes, else the one pair."""
+        if self.mode_pairs:
+            return list(self.mode_pairs)
+        if self.baseline is not None and self.candidate is not None:
+            return [(None, self.baseline, self.candidate)]
+        return []
 
     def inputs(self) -> frozenset[str]:
         have = set()
         if self.group is not None:
             have.add("seeds")
-        if self.baseline is not None and self.candidate is not None:
+        if self.pairs():
             have.add("comparison")
+        if self.mode_pairs:
+            have.add("mode_matrix")
         if self.ablation is not None:
             have.add("ablation")
         if self.release is not None and self.previous_release is not None:
@@ -128,55 +139,26 @@ class CompareParams(BaseModel):
     needs=("comparison",),
 )
 def check_compare(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
-    from dlqa.exp.stats import compare_metrics
+    from dlqa.exp.compare_results import compare_results
 
-    baseline, candidate = context.baseline, context.candidate
-    assert baseline is not None and candidate is not None
-    metrics = context.metrics
-    comparisons = compare_metrics(
-        {m: baseline.values(m) for m in metrics},
-        {m: candidate.values(m) for m in metrics},
-        higher_is_better={m: m not in context.lower_is_better for m in metrics},
-        alpha=context.alpha,
-        min_effect=context.min_effect,
-        alternative=context.alternative,
-    )
-    results = []
-    for metric, c in comparisons.items():
-        # The candidate's item also carries the difference of the means and its interval,
-        # so that a view of the evidence alone (the seed-dots chart) can draw it.
-        difference = {
-            "difference": c.difference,
-            "ci": None if c.ci is None else [min(c.ci), max(c.ci)],
-            "ci_level": 1 - c.alpha,
-            "higher_is_better": c.higher_is_better,
-        }
-        groups = [
-            {
-                "group": g.name,
-                "role": role,
-                "values": g.values(metric),
-                "run_id": g.run_id,
-                "reproducible": g.reproducible,
-                **extra,
-            }
-            for role, g, extra in (("baseline", baseline, {}), ("candidate", candidate, difference))
-        ]
-        interval = None if c.ci is None else Interval(min(c.ci), max(c.ci), 1 - context.alpha)
-        results.append(
-            CheckResult(
-                "exp.compare",
-                VERDICT_STATUS[c.verdict],
-                f"{metric}: {c.verdict}: {c.reason}",
-                value=c.difference,
-                interval=interval,
-                n=c.n_baseline + c.n_candidate,
-                subject=metric,
-                evidence=[Evidence("seed_groups", groups, 2, "the seeds of each group")],
-                details={**c.to_dict(), "baseline": baseline.name, "candidate": candidate.name},
-            )
-        )
-    return results
+    return compare_results(context)
+
+
+@register_check(
+    "exp.mode_matrix",
+    title="Every mode combination",
+    description=(
+        "With `dlqa exp compare --all-modes`: per metric, baseline against candidate on every "
+        "combination of [exp] modes (groups GROUP@mode=value,...), Holm-corrected over all of "
+        "them; fails when any combination regresses (a change meant for one mode must not "
+        "hurt the others), inconclusive when one cannot be decided."
+    ),
+    needs=("mode_matrix",),
+)
+def check_mode_matrix(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    from dlqa.exp.compare_results import mode_matrix_results
+
+    return mode_matrix_results(context)
 
 
 def _ablation_result(context: ExpContext, check_id: str) -> CheckResult:
@@ -247,9 +229,10 @@ def _guard(name: str, title: str, description: str, level: str = "fail") -> Any:
     "The metric fingerprints (dlqa.train.metric_fingerprint) and eval-set fingerprints "
     "the seeds logged are the same in both groups (pattern 10).",
 )
-def check_metric_definitions(context: ExpContext, params: dict[str, Any]) -> CheckResult:
-    result = guards.metric_definitions(context.baseline, context.candidate, context.metrics)
-    return guards.apply_override(result, context.overrides)
+def check_metric_definitions(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    return _per_pair(
+        context, lambda b, c: guards.metric_definitions(b, c, context.metrics), override=True
+    )
 
 
 @_guard(
@@ -258,9 +241,8 @@ def check_metric_definitions(context: ExpContext, params: dict[str, Any]) -> Che
     "Both groups ran from a clean tree at a recorded commit; a group run with "
     "--allow-dirty or imported without its commit fails (pattern 4).",
 )
-def check_reproducible(context: ExpContext, params: dict[str, Any]) -> CheckResult:
-    result = guards.reproducible(context.baseline, context.candidate)
-    return guards.apply_override(result, context.overrides)
+def check_reproducible(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    return _per_pair(context, guards.reproducible, override=True)
 
 
 @_guard(
@@ -270,14 +252,16 @@ def check_reproducible(context: ExpContext, params: dict[str, Any]) -> CheckResu
     "environment (hardware, torch/CUDA, key packages) as the candidate; otherwise re-run "
     "it with `dlqa exp rerun` (pattern 9).",
 )
-def check_baseline_fresh(context: ExpContext, params: dict[str, Any]) -> CheckResult:
-    result = guards.baseline_fresh(
-        context.baseline,
-        context.candidate,
-        max_age_days=context.max_baseline_age_days,
-        environment_diff=context.environment_diff,
-    )
-    return guards.apply_override(result, context.overrides)
+def check_baseline_fresh(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    def fresh(baseline: SeedGroup, candidate: SeedGroup) -> CheckResult:
+        return guards.baseline_fresh(
+            baseline,
+            candidate,
+            max_age_days=context.max_baseline_age_days,
+            environment_diff=context.environment_diff,
+        )
+
+    return _per_pair(context, fresh, override=True)
 
 
 @_guard(
@@ -287,8 +271,19 @@ def check_baseline_fresh(context: ExpContext, params: dict[str, Any]) -> CheckRe
     "the groups.",
     level="warn",
 )
-def check_code_and_data(context: ExpContext, params: dict[str, Any]) -> CheckResult:
-    return guards.code_and_data(context.baseline, context.candidate)
+def check_code_and_data(context: ExpContext, params: dict[str, Any]) -> list[CheckResult]:
+    return _per_pair(context, guards.code_and_data, override=False)
+
+
+def _per_pair(context: ExpContext, guard: Any, *, override: bool) -> list[CheckResult]:
+    """A guard on every compared pair; each mode's result has the mode as its subject."""
+    results = []
+    for label, baseline, candidate in context.pairs():
+        result = guard(baseline, candidate)
+        if override:
+            result = guards.apply_override(result, context.overrides)
+        results.append(result if label is None else replace(result, subject=label))
+    return results
 
 
 def describe_seed_group(item: Any) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 SEED_OK = "ok"
 SEED_FAILED = "failed"
 # The kinds of run that store a seed group: run, imported, re-run at its commit.
-GROUP_KINDS = ("exp.run", "exp.record", "exp.rerun")
+# A sequential comparison stores the two groups it extended.
+GROUP_KINDS = ("exp.run", "exp.record", "exp.rerun", "exp.sequential")
 
 
 @dataclass
@@ -62,8 +63,9 @@ class SeedGroup:
     environment: dict[str, Any] | None = None
     created_at: str | None = None
     run_id: int | None = None
-    source: str = "exp.run"  # or "exp.record" (imported), "exp.rerun"
+    source: str = "exp.run"  # or "exp.record" (imported), "exp.rerun", "exp.sequential"
     rerun_of: int | None = None
+    mode: dict[str, str] | None = None  # the mode combination it ran in ([exp] modes)
 
     @property
     def ok(self) -> list[SeedRecord]:
@@ -117,14 +119,25 @@ def group_runs(store: Any) -> list[Any]:
     return sorted(runs, key=lambda r: r.id, reverse=True)
 
 
+def stored_in(run: Any) -> list[dict[str, Any]]:
+    """The groups a stored run holds: ``exp.group`` (run, record, rerun) or ``exp.groups``
+    (the two arms a sequential comparison extended)."""
+    part = (run.report or {}).get("exp")
+    if not isinstance(part, dict):
+        return []
+    found = [part["group"]] if isinstance(part.get("group"), dict) else []
+    found += [g for g in part.get("groups") or [] if isinstance(g, dict)]
+    return found
+
+
 def latest_group(runs: Iterable[Any], name: str) -> SeedGroup | None:
     """The newest stored group called ``name`` among ``runs`` (RunRecords, newest first)."""
     for run in runs:
-        part = (run.report or {}).get("exp")
-        if isinstance(part, dict) and part.get("group", {}).get("name") == name:
-            group = SeedGroup.from_dict(part["group"], run_id=run.id)
-            group.created_at = group.created_at or run.created_at.isoformat(timespec="seconds")
-            return group
+        for data in stored_in(run):
+            if data.get("name") == name:
+                group = SeedGroup.from_dict(data, run_id=run.id)
+                group.created_at = group.created_at or run.created_at.isoformat(timespec="seconds")
+                return group
     return None
 
 
@@ -132,9 +145,8 @@ def group_names(runs: Iterable[Any]) -> dict[str, list[Any]]:
     """Group name -> its stored runs, newest first."""
     names: dict[str, list[Any]] = {}
     for run in runs:
-        part = (run.report or {}).get("exp")
-        if isinstance(part, dict) and "group" in part:
-            names.setdefault(part["group"].get("name", "?"), []).append(run)
+        for data in stored_in(run):
+            names.setdefault(data.get("name", "?"), []).append(run)
     return names
 
 
@@ -147,4 +159,5 @@ __all__ = [
     "group_names",
     "group_runs",
     "latest_group",
+    "stored_in",
 ]

@@ -44,6 +44,7 @@ class SeedJob:
     group: str
     timeout_s: float | None = None
     one_thread: bool = True
+    env: tuple[tuple[str, str], ...] = ()  # more variables (a mode's DLQA_MODE_*)
 
 
 def check_command(command: Sequence[str], cwd: Path) -> list[str]:
@@ -86,6 +87,7 @@ def run_seed(job: SeedJob, live: _Live, hourly_rate: float | None = None) -> See
     env.update(DLQA_SEED=str(job.seed), DLQA_RUN_DIR=str(job.run_dir), DLQA_EXP_GROUP=job.group)
     if job.one_thread:
         env.update(ONE_THREAD)
+    env.update(job.env)
     log_path = job.run_dir / "log.txt"
     start = time.perf_counter()
     with log_path.open("wb") as log:

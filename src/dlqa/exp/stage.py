@@ -11,11 +11,15 @@
     max_baseline_age_days = 30
     hourly_rate = 2.5               # the cost estimate of each seed's wall time
     overrides = { "exp.baseline_fresh" = "same machine, driver update only (ana, 2026-11-30)" }
+    modes = { backbone = ["resnet", "vit"], precision = ["fp32", "amp"] }   # the mode matrix
+    max_seeds = 20                  # sequential: the most seeds per arm
+    power = 0.8                     # sequential: at a true difference of min_effect
 
 What the commands hand the stage (``StageRun.inputs``): ``run`` (a group to run: name,
-command, seeds, the git state and environment the runner recorded), ``record`` (a group to
-import) or ``compare`` (two group names). Registered through the ``dlqa.stages`` entry point
-``exp``; importing it starts nothing.
+command, seeds, the git state and environment the runner recorded, a mode's environment),
+``record`` (a group to import), ``compare`` (two group names, or ``all_modes``),
+``sequential`` (two arms to extend seed by seed until decided), ``ablation`` or ``release``.
+Registered through the ``dlqa.stages`` entry point ``exp``; importing it starts nothing.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dlqa.core.errors import UsageError
 from dlqa.core.stages import StageRun, StageSpec, register_stage
 from dlqa.exp.checks import CHECK_ORDER, INPUT_HINTS, ExpContext, describe_seed_group
 from dlqa.exp.groups import SeedGroup, group_runs, latest_group
+from dlqa.exp.stage_compare import metrics_of, setup_compare, setup_sequential
 
 
 class ExpConfig(BaseModel):
@@ -56,6 +61,18 @@ class ExpConfig(BaseModel):
     overrides: dict[str, str] = Field(
         default_factory=dict, description="guard id -> why its failure is accepted (recorded)"
     )
+    modes: dict[str, list[str]] = Field(
+        default_factory=dict, description="mode name -> its values: every combination is a group"
+    )
+    max_seeds: int = Field(20, ge=2, description="sequential: the most seeds per arm")
+    power: float = Field(0.8, ge=0.5, lt=1.0, description="sequential: the power at min_effect")
+
+    @field_validator("modes")
+    @classmethod
+    def _usable_modes(cls, modes: dict[str, list[str]]) -> dict[str, list[str]]:
+        from dlqa.exp.modes import check_modes
+
+        return check_modes(modes)
 
 
 def build_exp_context(run: StageRun) -> ExpContext:
@@ -81,9 +98,11 @@ def build_exp_context(run: StageRun) -> ExpContext:
     elif "release" in run.inputs:
         _release(run, context, run.inputs["release"])
         return context
+    elif "sequential" in run.inputs:
+        setup_sequential(run, context, run.inputs["sequential"])
+        return context
     else:
-        wanted = run.inputs.get("compare") or {}
-        _compare(run, context, wanted)
+        setup_compare(run, context, run.inputs.get("compare") or {})
         return context
     group = context.group
     group.run_id = run.run_id
@@ -98,10 +117,12 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
     name, seeds = spec["name"], list(spec["seeds"])
     root = run.config.resolve(section.runs_dir) / name / f"run-{run.run_id}"
     cwd = Path(spec.get("cwd") or run.config.base_dir)  # a re-run: its clean worktree
+    env = tuple(sorted((spec.get("env") or {}).items()))
     jobs = [
-        SeedJob(seed, spec["command"], cwd, root / f"seed-{seed}", name, spec.get("timeout_s"))
+        SeedJob(seed, spec["command"], cwd, root / f"seed-{seed}", name, spec.get("timeout_s"),
+                env=env)
         for seed in seeds
-    ]
+    ]  # fmt: skip
     advance = run.progress(len(jobs), f"Running {len(jobs)} seeds of {name}")
     group = SeedGroup(
         name=name,
@@ -114,6 +135,7 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         source=spec.get("source", "exp.run"),
         rerun_of=spec.get("rerun_of"),
+        mode=spec.get("mode"),
     )
     workers = spec.get("workers") or section.workers or run.workers or os.cpu_count() or 1
     try:
@@ -132,45 +154,6 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
     return group
 
 
-def _compare(run: StageRun, context: ExpContext, wanted: dict[str, Any]) -> None:
-    section: ExpConfig = run.section
-    names = (
-        wanted.get("baseline") or section.baseline,
-        wanted.get("candidate") or section.candidate,
-    )
-    if not all(names):
-        raise UsageError(
-            "name the two groups to compare",
-            hint="dlqa exp compare BASELINE CANDIDATE, or [exp] baseline and candidate",
-        )
-    if names[0] == names[1]:
-        raise UsageError(f"{names[0]!r} compared with itself: name two different groups")
-    runs = group_runs(run.store)
-    groups = []
-    for name in names:
-        group = latest_group(runs, name)
-        if group is None:
-            raise UsageError(
-                f"no seed group named {name!r} in the store",
-                hint="`dlqa exp list` shows the groups; run one with `dlqa exp run`",
-            )
-        groups.append(group)
-    context.baseline, context.candidate = groups
-    context.metrics = _metrics(wanted.get("metrics") or section.metrics, *groups)
-    context.lower_is_better |= set(wanted.get("lower_is_better") or ())
-    if wanted.get("min_effect") is not None:
-        context.min_effect = float(wanted["min_effect"])
-    context.overrides.update(wanted.get("overrides") or {})
-    run.report_parts["exp"] = {
-        "comparison": {
-            "baseline": {"name": groups[0].name, "run_id": groups[0].run_id},
-            "candidate": {"name": groups[1].name, "run_id": groups[1].run_id},
-            "metrics": context.metrics,
-            "overrides": context.overrides,
-        }
-    }
-
-
 def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:
     """The analysis of an ablation's cells, read back from the store by their group names."""
     from dlqa.exp.ablation import analyze_ablation
@@ -184,7 +167,7 @@ def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:
             raise UsageError(f"the ablation's cell {cell.group!r} has no stored group")
         groups[cell.name] = group
     base = groups[plan.cells[0].name]
-    metric = spec.get("metric") or _metrics(None, base, base)[0]
+    metric = spec.get("metric") or metrics_of(None, base, base)[0]
     values = {name: group.values(metric) for name, group in groups.items()}
     try:
         context.ablation = analyze_ablation(
@@ -226,32 +209,6 @@ def _release(run: StageRun, context: ExpContext, release: Any) -> None:
     context.release = release
     context.previous_release = previous[-1] if previous else None
     run.report_parts["release"] = release.to_dict()
-
-
-def _metrics(wanted: list[str] | None, baseline: SeedGroup, candidate: SeedGroup) -> list[str]:
-    ours, theirs = baseline.metric_names(), candidate.metric_names()
-    if wanted:
-        for metric in wanted:
-            missing = [
-                g.name
-                for g, names in ((baseline, ours), (candidate, theirs))
-                if metric not in names
-            ]
-            if missing:
-                raise UsageError(
-                    f"metric {metric!r} was not logged by {', '.join(missing)}",
-                    hint=f"{baseline.name}: {ours}; {candidate.name}: {theirs}",
-                )
-        return list(wanted)
-    if set(ours) != set(theirs):
-        raise UsageError(
-            f"the groups logged different metrics: {baseline.name} {sorted(ours)}, "
-            f"{candidate.name} {sorted(theirs)}",
-            hint="name the ones to compare with --metric (or [exp] metrics)",
-        )
-    if not ours:
-        raise UsageError(f"{baseline.name} has no finished seed with metrics to compare")
-    return ours
 
 
 STAGE = register_stage(

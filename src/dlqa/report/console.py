@@ -40,6 +40,9 @@ STATUS_STYLES = {
 # An inconclusive result that does not block: the same amber, without the weight of a failure.
 NOT_BLOCKING_STYLE = "dark_orange"
 INCOMPLETE_STYLE = "bold white on red"
+# A long key (a check with a mode combination as its subject) must not squeeze the summary
+# to a letter a line: keys longer than this share of the console fold instead.
+KEY_MAX_SHARE = 0.4
 
 
 def _status_style(result: CheckResult, allow_inconclusive: bool) -> str:
@@ -70,9 +73,15 @@ def print_summary(report: Report, console: Console | None = None, *, max_items: 
         show_edge=False,
         pad_edge=False,
     )
-    # The key and the status are what a reader greps for: they never wrap or shrink; the
-    # summary (and, in a narrow terminal, the measure) wraps instead.
-    table.add_column("check", no_wrap=True)
+    # The key and the status are what a reader greps for: they never wrap or shrink (unless
+    # a key would take most of the line); the summary (and, in a narrow terminal, the
+    # measure) wraps instead.
+    longest = max((len(r.key) for r in report.results), default=0)
+    key_room = max(16, int(console.width * KEY_MAX_SHARE))
+    if longest <= key_room:
+        table.add_column("check", no_wrap=True)
+    else:
+        table.add_column("check", overflow="fold", max_width=key_room)
     table.add_column("status", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("threshold", justify="right", no_wrap=True)

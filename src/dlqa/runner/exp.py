@@ -3,9 +3,10 @@ baseline at its recorded commit. Each is one stored run through the experiment s
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,95 @@ def run_group(
     )
 
 
+def run_groups(
+    config: Config, name: str, command: Sequence[str], *, modes: Sequence[str] = (), **options: Any
+) -> list[RunSession]:
+    """`dlqa exp run`: one group, or, when ``[exp] modes`` declares modes, one group per mode
+    combination (``NAME@backbone=resnet,precision=amp``: ``DLQA_MODE_*`` in the environment,
+    ``{name}`` in the arguments replaced); ``modes`` (``--mode NAME=V1,V2``) narrows them."""
+    from dlqa.exp.modes import (
+        apply_mode,
+        check_placeholders,
+        combinations,
+        mode_environment,
+        mode_group,
+        select_modes,
+    )
+
+    section = config.section("exp")
+    declared = dict(section.modes) if section is not None else {}
+    try:
+        check_placeholders(command, declared)
+        selected = select_modes(declared, modes)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint='[exp] modes = { backbone = ["resnet", "vit"] }') from None
+    if not declared:
+        return [run_group(config, name, command, **options)]
+    return [
+        run_group(
+            config,
+            mode_group(name, combination),
+            apply_mode(command, combination),
+            extra={"env": mode_environment(combination), "mode": combination},
+            **options,
+        )
+        for combination in combinations(selected)
+    ]
+
+
+def run_sequential(
+    config: Config,
+    store: Any,
+    baseline: str | None,
+    candidate: str | None,
+    *,
+    candidate_command: Sequence[str] | None = None,
+    allow_dirty: bool = False,
+    options: dict[str, Any] | None = None,
+    **session: Any,
+) -> RunSession:
+    """`dlqa exp compare --sequential` and `dlqa exp run --until-decided`: both arms
+    extended seed by seed until the comparison decides. A stored arm runs its own command
+    at its recorded commit (in a clean worktree unless that is the checked-out tree); the
+    candidate of --until-decided runs CMD from the working tree, as `dlqa exp run` would."""
+    from dlqa.exp.environment import environment_fingerprint
+    from dlqa.exp.launch import check_command
+    from dlqa.exp.modes import check_placeholders
+
+    spec: dict[str, Any] = {"baseline": baseline, "candidate": candidate, **(options or {})}
+    section = config.section("exp")
+    names = {"baseline": baseline or section.baseline, "candidate": candidate or section.candidate}
+    if candidate_command is not None:
+        if names["candidate"]:
+            _check_name(names["candidate"])
+        try:
+            check_placeholders(candidate_command, {})
+        except ValueError as exc:
+            raise UsageError(
+                f"{exc}: a mode runs as its own group",
+                hint="compare mode groups by name: --sequential BASE@mode=x CAND@mode=x",
+            ) from None
+        spec["candidate_command"] = check_command(candidate_command, config.base_dir)
+        spec["environment"] = environment_fingerprint()
+        spec.update(tree_state(config.base_dir, allow_dirty))
+    head = git_state(config.base_dir) or {}
+    roles = ["baseline"] if candidate_command is not None else ["baseline", "candidate"]
+    with contextlib.ExitStack() as stack:
+        spec["cwd"] = {}
+        for role in roles:
+            group = latest_group(group_runs(store), names[role]) if names[role] else None
+            commit = ((group.git if group else None) or {}).get("commit")
+            if commit and (commit != head.get("commit") or head.get("dirty")):
+                spec["cwd"][role] = str(stack.enter_context(_worktree(config.base_dir, commit)))
+        return run_configured_checks(
+            config,
+            stages=("exp",),
+            kind="exp.sequential",
+            inputs={"exp": {"sequential": spec}},
+            **session,
+        )
+
+
 def record_group(
     config: Config,
     name: str,
@@ -127,10 +217,13 @@ def compare_groups(
     lower_is_better: Sequence[str] = (),
     min_effect: float | None = None,
     overrides: dict[str, str] | None = None,
+    all_modes: bool = False,
     **session: Any,
 ) -> RunSession:
-    """`dlqa exp compare BASELINE CANDIDATE`: the comparison and its guards, stored."""
+    """`dlqa exp compare BASELINE CANDIDATE [--all-modes]`: the comparison and its guards,
+    stored."""
     wanted = {
+        "all_modes": all_modes,
         "baseline": baseline,
         "candidate": candidate,
         "metrics": list(metrics or []),
@@ -209,21 +302,28 @@ def rerun_group(config: Config, store: Any, name: str, **session: Any) -> RunSes
         )
     if not group.command:
         raise UsageError(f"{name!r} was imported: there is no command to re-run")
-    with tempfile.TemporaryDirectory(prefix="dlqa-rerun-") as temporary:
+    with _worktree(config.base_dir, commit) as worktree:
+        return run_group(
+            config,
+            name,
+            group.command,
+            seeds=[s.seed for s in group.seeds],
+            cwd=worktree,
+            extra={"source": "exp.rerun", "rerun_of": group.run_id},
+            **session,
+        )
+
+
+@contextlib.contextmanager
+def _worktree(folder: Path, commit: str) -> Iterator[Path]:
+    """A clean checkout of ``commit`` beside the project (a git worktree), removed after."""
+    with tempfile.TemporaryDirectory(prefix="dlqa-worktree-") as temporary:
         worktree = Path(temporary) / "tree"
-        _git(config.base_dir, "worktree", "add", "--detach", str(worktree), commit)
+        _git(folder, "worktree", "add", "--detach", str(worktree), commit)
         try:
-            return run_group(
-                config,
-                name,
-                group.command,
-                seeds=[s.seed for s in group.seeds],
-                cwd=worktree,
-                extra={"source": "exp.rerun", "rerun_of": group.run_id},
-                **session,
-            )
+            yield worktree
         finally:
-            _git(config.base_dir, "worktree", "remove", "--force", str(worktree))
+            _git(folder, "worktree", "remove", "--force", str(worktree))
 
 
 def _git(folder: Path, *args: str) -> None:
@@ -252,6 +352,8 @@ __all__ = [
     "record_group",
     "rerun_group",
     "run_group",
+    "run_groups",
+    "run_sequential",
     "stored_group",
     "stored_groups",
     "tree_state",
