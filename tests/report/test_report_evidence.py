@@ -61,7 +61,8 @@ def test_every_builtin_kind_has_an_html_layout_the_html_knows() -> None:
     layouts = {spec.layout for spec in EVIDENCE_KINDS.values()}
     assert layouts <= {
         "samples", "pairs", "groups", "table", "log", "text", "histograms", "image",
-        "confusion", "reliability", "map", "intervals", "seed_dots",
+        "confusion", "reliability", "map", "intervals", "seed_dots", "interaction",
+        "sequential_path", "mode_matrix",
     }  # fmt: skip
     assert evidence_kind("parameters").layout == "table"
 

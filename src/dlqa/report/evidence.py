@@ -16,9 +16,12 @@ from typing import Any
 from dlqa.core.plugins import PluginError
 from dlqa.core.results import CheckResult, Evidence
 from dlqa.core.stages import evidence_describer
+from dlqa.report.ablation_svg import ablation_cell_line
 from dlqa.report.eval_svg import confusion_parts, label
+from dlqa.report.mode_matrix_svg import mode_matrix_line
 from dlqa.report.reliability_svg import reliability_caption, reliability_parts
 from dlqa.report.scatter_svg import map_parts
+from dlqa.report.sequential_svg import sequential_look_line
 from dlqa.report.snippets import excerpt, pair_excerpts, pair_texts, snippet_text
 from dlqa.report.text import format_number
 
@@ -40,8 +43,9 @@ class EvidenceKind:
     # The HTML layout: "samples", "pairs", "groups" (thumbnail tiles), "table" (rows of dicts,
     # else text), "log" (preformatted lines), "histograms" (overlaid reference/current
     # histograms), "image" (an embedded picture with its caption), "confusion",
-    # "reliability", "map" (an evaluation's charts), "seed_dots" (all the items in one
-    # chart), "intervals" (rows with interval bars) or "text" (one described line per item).
+    # "reliability", "map" (an evaluation's charts), "seed_dots", "interaction",
+    # "sequential_path", "mode_matrix" (all the items in one chart each), "intervals" (rows
+    # with interval bars) or "text" (one described line per item).
     layout: str
     html_items: int  # how many items the HTML shows (tiles cost more room than lines)
 
@@ -185,6 +189,16 @@ def _describe_map(item: Any) -> str:
     return f"2-D map ({method}) of {len(parts.points)} points, {parts.misclassified} misclassified"
 
 
+def _drawn_line(line_of: Callable[[Any], str | None]) -> Callable[[Any], str]:
+    """The describer of a charted kind: its chart module's line, or the item as a row when
+    it is not of the kind's shape (nothing is dropped)."""
+
+    def describe(item: Any) -> str:
+        return line_of(item) or _describe_row(item)
+
+    return describe
+
+
 def _describe_interval(item: Any) -> str:
     """'recall[cat] 0.91 [0.88, 0.94] n=300 (min 0.9)', and the status unless it passed."""
     if not isinstance(item, dict) or "name" not in item:
@@ -225,6 +239,14 @@ EVIDENCE_KINDS: dict[str, EvidenceKind] = {
     # candidate's item with the difference of the means and its "ci", drawn together as one
     # chart of dots on a shared scale (the exp stage registers the line describer).
     "seed_groups": EvidenceKind(_describe_row, "seed_dots", 8),
+    # The cells of an ablation {"cell", "changes", "mean", "ci", "values", ...} as an
+    # interaction plot (a dot plot beyond two changes), the looks of a group-sequential
+    # comparison {"seeds", "difference", "se", "efficacy_t", "equivalence_t", "decision", ...}
+    # as its path between the stopping boundaries, and a comparison in every combination of
+    # modes {"mode", "label", "difference", "ci", "verdict", "status", ...} as a grid.
+    "ablation_cells": EvidenceKind(_drawn_line(ablation_cell_line), "interaction", 64),
+    "sequential_path": EvidenceKind(_drawn_line(sequential_look_line), "sequential_path", 200),
+    "mode_matrix": EvidenceKind(_drawn_line(mode_matrix_line), "mode_matrix", 120),
 }
 # Kinds nobody registered: rows of dicts still make a table, anything else one line each.
 FALLBACK_KIND = EvidenceKind(_describe_row, "table", 20)

@@ -45,8 +45,9 @@ SECTION_STATUSES = (Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE)
 # A passing result still gets a section when its evidence is something to look at rather than
 # a list of problems: a preview grid, an agreement table, overlaid histograms.
 SHOWN_WHEN_PASSING = frozenset(
-    {"image", "table", "histograms", "confusion", "reliability", "map", "intervals", "seed_groups"}
-)
+    {"image", "table", "histograms", "confusion", "reliability", "map", "intervals", "seed_groups",
+     "ablation_cells", "sequential_path", "mode_matrix"}
+)  # fmt: skip
 
 _TEMPLATE_NAME = "report.html.j2"
 

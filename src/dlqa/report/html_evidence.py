@@ -18,14 +18,10 @@ from typing import Any
 
 from dlqa.core.jsonsafe import to_json_safe
 from dlqa.core.results import Evidence
-from dlqa.report.eval_svg import confusion_svg
 from dlqa.report.evidence import evidence_heading, evidence_kind, shorten
-from dlqa.report.histogram_svg import overlaid_histogram_svg
+from dlqa.report.html_charts import CHARTS, EVIDENCE_CHARTS, chart_view, json_text
 from dlqa.report.intervals import interval_bar, status_colour
 from dlqa.report.media_types import audio_data_uri, image_data_uri, image_media_type, png_size
-from dlqa.report.reliability_svg import reliability_svg
-from dlqa.report.scatter_svg import map_svg
-from dlqa.report.seed_dots_svg import seed_dots_svg
 from dlqa.report.snippets import cut, pair_runs, pair_texts, snippet_runs, snippet_text
 from dlqa.report.text import format_number
 
@@ -43,13 +39,6 @@ _IMAGE_URI = re.compile(r"data:(image/png|image/jpeg);base64,([A-Za-z0-9+/]+={0,
 MAX_IMAGE_URI_CHARS = 8_000_000
 # Sample keys the tile shows in its own place; any other key is listed as JSON.
 _SAMPLE_KEYS = frozenset({"id", "label", "split", "value", "reason", "text"})
-# A chart item that cannot be drawn is shown as its data, cut to this many characters (a
-# map holds thousands of points).
-MAX_RAW_CHARS = 20_000
-
-
-def json_text(value: Any) -> str:
-    return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, sort_keys=True)
 
 
 def _extra_text(others: dict[str, Any]) -> str:
@@ -255,41 +244,6 @@ def _image_view(item: Any, budget: MediaBudget) -> dict[str, Any]:
     return {"caption": caption, "src": embedded}
 
 
-def raw_text(item: Any, limit: int = MAX_RAW_CHARS) -> str:
-    """An item as indented JSON, cut after ``limit`` characters."""
-    text = json_text(item)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n... ({len(text) - limit} more characters)"
-
-
-# The chart layouts: each draws one item as our own SVG, or None when it cannot.
-_CHARTS = {
-    "histograms": overlaid_histogram_svg,
-    "confusion": confusion_svg,
-    "reliability": reliability_svg,
-    "map": map_svg,
-}
-# The chart layouts that draw all the shown items of an evidence in one picture (the groups
-# of a comparison on one scale); as above, None when they cannot.
-_EVIDENCE_CHARTS = {"seed_dots": seed_dots_svg}
-
-
-def _chart_view(layout: str, item: Any) -> dict[str, Any]:
-    """One chart: of an item, or of the list of items for an ``_EVIDENCE_CHARTS`` layout."""
-    from markupsafe import Markup
-
-    try:
-        svg = (_CHARTS.get(layout) or _EVIDENCE_CHARTS[layout])(item)
-    except Exception:  # a drawing bug must not hide the evidence: show it as data
-        svg = None
-    if svg is None:
-        return {"raw": raw_text(item)}  # not drawable: shown as data, never dropped
-    # Our own SVG: numbers we format and text that histogram_svg, eval_svg, reliability_svg,
-    # scatter_svg and seed_dots_svg escape.
-    return {"svg": Markup(svg)}
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -377,12 +331,12 @@ def evidence_view(evidence: Evidence, budget: MediaBudget) -> dict[str, Any]:
         if table is not None:
             view.update(layout="table", table=table)
             return view
-    if spec.layout in _CHARTS:
-        entries = [_chart_view(spec.layout, item) for item in top]
+    if spec.layout in CHARTS:
+        entries = [chart_view(spec.layout, item) for item in top]
         view.update(layout=spec.layout, entries=entries)
         return view
-    if spec.layout in _EVIDENCE_CHARTS:
-        view.update(layout=spec.layout, entries=[_chart_view(spec.layout, top)])
+    if spec.layout in EVIDENCE_CHARTS:
+        view.update(layout=spec.layout, entries=[chart_view(spec.layout, top)])
         return view
     if spec.layout == "intervals":
         view.update(layout="intervals", rows=_interval_rows(top))

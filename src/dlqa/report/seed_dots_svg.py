@@ -112,10 +112,25 @@ def seed_groups_parts(item_or_items: Any) -> tuple[list[Group], Difference | Non
     return groups, _difference(items, groups)
 
 
-def _step(span: float) -> float:
+# --- scales, shared with the ablation and sequential charts ------------------------------
+
+
+def nice_step(span: float) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about four ticks over
+    ``span``; 1 for a span that is not a positive finite number (nothing to divide)."""
+    if not (math.isfinite(span) and span > 0):
+        return 1.0
     raw = span / 4
     magnitude = 10 ** math.floor(math.log10(raw))
     return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+
+
+def padded_range(numbers: Sequence[float], share: float = 0.06) -> tuple[float, float]:
+    """The range of ``numbers`` (finite, at least one) widened by ``share`` of its span each
+    side, so that no mark sits on the edge; a single value still gets a width."""
+    low, high = min(numbers), max(numbers)
+    pad = (high - low) * share if high > low else abs(low) * 0.05 or 1.0
+    return low - pad, high + pad
 
 
 def _domain(groups: list[Group], diff: Difference | None) -> tuple[float, float]:
@@ -123,19 +138,17 @@ def _domain(groups: list[Group], diff: Difference | None) -> tuple[float, float]
     if diff is not None:
         ends = [diff.value] + [v for v in (diff.low, diff.high) if v is not None]
         numbers += [diff.origin + v for v in ends] + [diff.origin]
-    low, high = min(numbers), max(numbers)
-    pad = (high - low) * 0.06 if high > low else abs(low) * 0.05 or 1.0
-    return low - pad, high + pad
+    return padded_range(numbers)
 
 
-def _ticks(low: float, high: float, step: float, origin: float = 0.0) -> list[float]:
+def scale_ticks(low: float, high: float, step: float, origin: float = 0.0) -> list[float]:
     """Multiples of ``step`` from ``origin`` that fall in [low, high], as offsets."""
     first = math.ceil((low - origin) / step - 1e-9)
     last = math.floor((high - origin) / step + 1e-9)
     return [k * step for k in range(first, last + 1)][:12]
 
 
-def _tick_text(value: float, step: float, signed: bool = False) -> str:
+def tick_text(value: float, step: float, signed: bool = False) -> str:
     """A tick's label with as many decimals as its step needs ("0.9025" for a step of 0.0025)."""
     mantissa = round(step / 10 ** math.floor(math.log10(step)), 6)
     digits = max(0, -math.floor(math.log10(step)) + (0 if mantissa in (1, 2, 5) else 1))
@@ -152,7 +165,7 @@ def seed_dots_svg(item_or_items: Any) -> str | None:
         return None
     groups, diff = parts
     low, high = _domain(groups, diff)
-    step = _step(high - low)
+    step = nice_step(high - low)
 
     def x(v: float) -> float:
         return round(_LEFT + (v - low) / (high - low) * _PLOT, 1)
@@ -171,16 +184,16 @@ def seed_dots_svg(item_or_items: Any) -> str | None:
         svg.append(_zero_line(x(diff.origin), _TOP + 2, row_y + _ROW / 2 - 4))
     for index, group in enumerate(groups):
         svg.append(_row(group, _TOP + index * _ROW + _ROW / 2, x))
-    svg.extend(_axis(axis_y, _ticks(low, high, step), x, lambda t: _tick_text(t, step)))
+    svg.extend(_axis(axis_y, scale_ticks(low, high, step), x, lambda t: tick_text(t, step)))
     if diff is not None:
         origin = diff.origin
         svg.append(_difference_row(diff, row_y, x))
         svg.extend(
             _axis(
                 row_y + _ROW / 2,
-                _ticks(low, high, step, origin),
+                scale_ticks(low, high, step, origin),
                 lambda t: x(origin + t),
-                lambda t: _tick_text(t, step, signed=True),
+                lambda t: tick_text(t, step, signed=True),
             )
         )
         svg.append(_difference_title(diff, row_y + _ROW / 2 + 34))
