@@ -158,3 +158,25 @@ def test_bad_sequential_options_are_usage_errors(repo: Path) -> None:  # noqa: F
     code, _, err = run_cli("exp", "compare", "--sequential", "imported", "cand",
                            "--min-effect", "0.01")  # fmt: skip
     assert code == 2 and "'imported' was imported" in err
+
+
+def test_a_sequential_ablation_runs_each_cell_until_decided(repo: Path) -> None:  # noqa: F811
+    from tests.e2e.test_cli_exp import ABLATED
+
+    (repo / "ablated.py").write_text(ABLATED)
+    commit_all(repo, "ablated")
+    report = repo.parent / "ablation.json"
+    code, out, err = run_cli(
+        "exp", "ablate", "abl", "--change", "A=--a -0.03", "--change", "B=--b", "--seeds", "3",
+        "--sequential", "--min-effect", "0.01", "--max-seeds", "8", "-q", "--json", str(report),
+        "--", PY, "ablated.py",
+    )  # fmt: skip
+    assert code == 1, out + err  # the masked regression, not the cells' own verdicts
+    found = results(report)
+    assert found["exp.masked_regression[accuracy]"]["status"] == "fail"
+    for cell in ("abl@A", "abl@B", "abl@A+B"):
+        assert 3 <= len(stored(cell).ok) <= 8, cell
+    assert len(stored("abl@base").ok) >= 3
+    code, _, err = run_cli("exp", "ablate", "abl", "--change", "A=--a 1", "--sequential",
+                           "--", PY, "ablated.py")  # fmt: skip
+    assert code == 2 and "smallest difference that matters" in err

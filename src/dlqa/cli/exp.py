@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from dlqa.cli.exp_parts import (
 )
 from dlqa.core.errors import UsageError
 from dlqa.runner.exp import (
+    ablation_exit_code,
     compare_groups,
     record_group,
     rerun_group,
@@ -323,6 +325,16 @@ def ablate_command(
     lower_is_better: Annotated[bool, typer.Option(help="Lower values are better.")] = False,
     allow_dirty: Annotated[bool, typer.Option("--allow-dirty")] = False,
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1)] = None,
+    sequential: Annotated[
+        bool,
+        typer.Option(
+            "--sequential",
+            help="Run each cell against the baseline until its own comparison "
+            "decides (needs --min-effect).",
+        ),
+    ] = False,
+    min_effect: MinEffectOption = None,
+    max_seeds: MaxSeedsOption = None,
     config: OptionalConfigOption = None,
     db: DbOption = None,
     json_path: JsonOption = None,
@@ -332,7 +344,8 @@ def ablate_command(
     """Plan and run an ablation: the baseline, each change alone and their combinations
     (a fractional design above three changes, its aliasing stated), each cell a seed group
     NAME@CELL; then report each change's own effect, the interactions, and any masked
-    regression (a change that hurts while the bundle improves).
+    regression (a change that hurts while the bundle improves). With --sequential, the
+    baseline runs --seeds seeds and each other cell runs against it until decided.
 
     Exit code 0 when nothing is masked, 1 on a masked regression or a failed seed, 2 on bad
     input (no changes, a change without arguments).
@@ -341,15 +354,19 @@ def ablate_command(
     if not changes:
         raise UsageError("an ablation needs changes", hint='--change A="--mixup 0.2" ...')
     settings = load_project_config(config)
-    with progress_bars(quiet=quiet) as progress:
-        runs = run_ablation(
-            settings, name, changes, command, seeds=seeds, metric=metric,
-            lower_is_better=lower_is_better, allow_dirty=allow_dirty, workers=workers, db=db,
-            progress=progress, explicit_reports={"json": json_path, "html": html},
-        )  # fmt: skip
+    options = {"seeds": seeds, "metric": metric, "lower_is_better": lower_is_better,
+               "allow_dirty": allow_dirty, "workers": workers, "db": db,
+               "explicit_reports": {"json": json_path, "html": html}}  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        progress = stack.enter_context(progress_bars(quiet=quiet))
+        if sequential:
+            store = stack.enter_context(open_configured_store(db))
+            options["sequential"] = {"store": store, "min_effect": min_effect,
+                                     "max_seeds": max_seeds}  # fmt: skip
+        runs = run_ablation(settings, name, changes, command, progress=progress, **options)
     analysis = runs[-1]
     show_report(analysis.report, analysis.written, quiet=quiet)
-    raise typer.Exit(max(run.exit_code for run in runs))
+    raise typer.Exit(ablation_exit_code(runs))
 
 
 @app.command("rerun")

@@ -162,6 +162,8 @@ def sequential_svg(item_or_items: Any) -> str | None:
     upper, lower = _sides(path.higher_is_better)
     seeds = "" if last.seeds == 1 else "s"
     verdict = f"{_decision(last.decision)} at {format_number(last.seeds)} seed{seeds} each"
+    if path.planned_max is not None:  # said here: a label by its line would meet the others
+        verdict += f" (planned maximum {format_number(path.planned_max)}, dashed)"
     summary = f"group-sequential comparison: {verdict}; " + "; ".join(k.line for k in looks)
     height = TOP + PLOT_H + 40
     svg = svg_open("sequential", WIDTH, height, summary, "group-sequential comparison")
@@ -185,8 +187,7 @@ def sequential_svg(item_or_items: Any) -> str | None:
         px = x(path.planned_max)
         svg.append(
             f'<line x1="{px}" y1="{TOP}" x2="{px}" y2="{TOP + PLOT_H}" stroke="{SOFT}" '
-            f'stroke-dasharray="4,3"/><text x="{px - 3}" y="{TOP + 11}" {DIM} '
-            'text-anchor="end">planned maximum</text>'
+            f'stroke-dasharray="4,3"><title>planned maximum</title></line>'
         )
     svg.extend(_path_marks(path, x, y, labels))
     svg.extend(_labels(labels))

@@ -247,10 +247,14 @@ def run_ablation(
     lower_is_better: bool = False,
     allow_dirty: bool = False,
     workers: int | None = None,
+    sequential: dict[str, Any] | None = None,
     **session: Any,
 ) -> list[RunSession]:
     """`dlqa exp ablate`: each cell of the plan run as a seed group ``NAME@CELL`` (the
     command with the cell's changes' arguments appended), then one run that analyses them.
+    With ``sequential`` (``store``, ``min_effect``, ``max_seeds``), the baseline cell runs
+    ``seeds`` seeds and every other cell is run against it seed by seed until its own
+    comparison decides (the baseline gains seeds where one asks for them).
     Returns the cells' runs and, last, the analysis run."""
     from dlqa.exp.design import plan_ablation
 
@@ -259,22 +263,46 @@ def run_ablation(
         plan = plan_ablation(changes, name=name)
     except ValueError as exc:
         raise UsageError(f"ablation {name!r}: {exc}") from None
+    base, *others = plan.cells
+    fixed = plan.cells if sequential is None else [base]
     runs = [
-        run_group(
-            config,
-            cell.group,
-            [*command, *cell.args],
-            seeds=seeds,
-            allow_dirty=allow_dirty,
-            workers=workers,
-            **session,
-        )  # fmt: skip
-        for cell in plan.cells
-    ]
+        run_group(config, cell.group, [*command, *cell.args], seeds=seeds,
+                  allow_dirty=allow_dirty, workers=workers, **session)
+        for cell in fixed
+    ]  # fmt: skip
+    if sequential is not None:
+        options = {
+            "metric": metric,
+            "min_effect": sequential.get("min_effect"),
+            "max_seeds": sequential.get("max_seeds"),
+            "lower_is_better": [metric] if lower_is_better and metric else [],
+        }
+        runs += [
+            run_sequential(config, sequential["store"], base.group, cell.group,
+                           candidate_command=[*command, *cell.args], allow_dirty=allow_dirty,
+                           options=options, **session)
+            for cell in others
+        ]  # fmt: skip
     wanted = {"plan": plan, "metric": metric, "lower_is_better": lower_is_better}
     analysis = run_configured_checks(config, stages=("exp",), kind="exp.ablate",
                                      inputs={"exp": {"ablation": wanted}}, **session)  # fmt: skip
     return [*runs, analysis]
+
+
+def ablation_exit_code(runs: Sequence[RunSession]) -> int:
+    """The analysis's exit code, or 1 when a cell lost a seed. A cell's own verdict against
+    the baseline (a sequential cell that "regressed") is what the analysis reads, not a
+    failure of the ablation."""
+    *cells, analysis = runs
+    lost = any(
+        r.check_id == "exp.seeds"
+        and r.status.value == "fail"
+        or r.check_id == "exp.compare"
+        and "failed_seed" in (r.details or {})
+        for run in cells
+        for r in run.results
+    )
+    return max(analysis.exit_code, 1 if lost else 0)
 
 
 def stored_groups(store: Any) -> dict[str, list[Any]]:
@@ -348,6 +376,7 @@ def _check_name(name: str) -> None:
 
 __all__ = [
     "compare_groups",
+    "ablation_exit_code",
     "run_ablation",
     "record_group",
     "rerun_group",
