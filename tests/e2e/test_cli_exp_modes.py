@@ -74,6 +74,12 @@ def test_each_mode_is_a_group_and_a_regression_on_one_mode_fails(modes_repo: Pat
         "exp.compare[accuracy @ backbone=vit,precision=amp]": "fail",
     }
     assert found["exp.reproducible[backbone=vit,precision=amp]"]["status"] == "pass"
+    # `dlqa check` with [exp] baseline and candidate compares every mode as well.
+    toml = MODES_TOML + 'baseline = "base"\ncandidate = "cand"\nmin_effect = 0.02\n'
+    (modes_repo / "dlqa.toml").write_text(toml)
+    code, out, err = run_cli("check", "--json", str(report), "-q")
+    assert code == 1, out + err
+    assert results(report)["exp.mode_matrix[accuracy]"]["status"] == "fail"
 
 
 def test_a_change_that_hurts_no_mode_passes_every_mode(modes_repo: Path) -> None:

@@ -20,7 +20,9 @@ def setup_compare(run: StageRun, context: ExpContext, wanted: dict[str, Any]) ->
     context, with the comparison's options."""
     names = _names(run, wanted)
     runs = group_runs(run.store)
-    if wanted.get("all_modes"):
+    # `dlqa check` (no command's input) compares every mode when modes are declared: with
+    # them, `dlqa exp run` stores only the mode groups.
+    if wanted.get("all_modes") or (not wanted and run.section.modes):
         modes = run.section.modes
         if not modes:
             raise UsageError(
