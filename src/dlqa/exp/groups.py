@@ -119,6 +119,27 @@ def group_runs(store: Any) -> list[Any]:
     return sorted(runs, key=lambda r: r.id, reverse=True)
 
 
+def new_group(name: str, command: list[str], spec: Mapping[str, Any]) -> SeedGroup:
+    """A group about to run ``command``, with what the runner recorded in ``spec``: the git
+    state (``dirty``, ``git``, ``why_not_reproducible``), the environment, the mode, and for
+    a re-run its ``source`` and ``rerun_of``."""
+    from datetime import UTC, datetime
+
+    return SeedGroup(
+        name=name,
+        seeds=[],
+        command=list(command),
+        reproducible=not spec.get("dirty"),
+        git=spec.get("git"),
+        environment=spec.get("environment"),
+        why_not_reproducible=spec.get("why_not_reproducible"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source=spec.get("source", "exp.run"),
+        rerun_of=spec.get("rerun_of"),
+        mode=spec.get("mode"),
+    )
+
+
 def stored_in(run: Any) -> list[dict[str, Any]]:
     """The groups a stored run holds: ``exp.group`` (run, record, rerun) or ``exp.groups``
     (the two arms a sequential comparison extended)."""
@@ -159,5 +180,6 @@ __all__ = [
     "group_names",
     "group_runs",
     "latest_group",
+    "new_group",
     "stored_in",
 ]

@@ -25,7 +25,6 @@ Registered through the ``dlqa.stages`` entry point ``exp``; importing it starts 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dlqa.core.errors import UsageError
 from dlqa.core.stages import StageRun, StageSpec, register_stage
 from dlqa.exp.checks import CHECK_ORDER, INPUT_HINTS, ExpContext, describe_seed_group
-from dlqa.exp.groups import SeedGroup, group_runs, latest_group
+from dlqa.exp.groups import SeedGroup, group_runs, latest_group, new_group
 from dlqa.exp.stage_compare import metrics_of, setup_compare, setup_sequential
 
 
@@ -124,19 +123,7 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
         for seed in seeds
     ]  # fmt: skip
     advance = run.progress(len(jobs), f"Running {len(jobs)} seeds of {name}")
-    group = SeedGroup(
-        name=name,
-        seeds=[],
-        command=list(spec["command"]),
-        reproducible=not spec.get("dirty"),
-        git=spec.get("git"),
-        environment=spec.get("environment"),
-        why_not_reproducible=spec.get("why_not_reproducible"),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        source=spec.get("source", "exp.run"),
-        rerun_of=spec.get("rerun_of"),
-        mode=spec.get("mode"),
-    )
+    group = new_group(name, spec["command"], spec)
     workers = spec.get("workers") or section.workers or run.workers or os.cpu_count() or 1
     try:
         group.seeds = run_seeds(

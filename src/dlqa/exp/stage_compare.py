@@ -4,14 +4,13 @@ combination (``--all-modes``), or two arms extended seed by seed until a verdict
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dlqa.core.errors import UsageError
 from dlqa.core.stages import StageRun
 from dlqa.exp.checks import ExpContext
-from dlqa.exp.groups import SeedGroup, group_runs, latest_group
+from dlqa.exp.groups import SeedGroup, group_runs, latest_group, new_group
 from dlqa.exp.modes import combinations, mode_environment, mode_group, mode_label
 
 
@@ -77,8 +76,8 @@ def setup_sequential(run: StageRun, context: ExpContext, spec: dict[str, Any]) -
         )
     runs = group_runs(run.store)
     baseline = _find(runs, names[0])
-    if spec.get("candidate_command"):
-        candidate = _new_group(names[1], spec)
+    if spec.get("candidate_command"):  # dlqa exp run --until-decided: a new group
+        candidate = new_group(names[1], spec["candidate_command"], spec)
     else:
         candidate = _find(runs, names[1])
     for group in (baseline, candidate):
@@ -140,22 +139,6 @@ def _stored(run: StageRun, context: ExpContext, arms: list[Any]) -> dict[str, An
     if context.sequential is not None:
         part["sequential"] = context.sequential.to_dict()
     return {"exp": part}
-
-
-def _new_group(name: str, spec: dict[str, Any]) -> SeedGroup:
-    """The candidate of ``dlqa exp run --until-decided``: a new group, as ``dlqa exp run``
-    would start it."""
-    return SeedGroup(
-        name=name,
-        seeds=[],
-        command=list(spec["candidate_command"]),
-        reproducible=not spec.get("dirty"),
-        git=spec.get("git"),
-        environment=spec.get("environment"),
-        why_not_reproducible=spec.get("why_not_reproducible"),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        mode=spec.get("mode"),
-    )
 
 
 def _names(run: StageRun, wanted: dict[str, Any]) -> tuple[str, str]:
