@@ -4,6 +4,7 @@ from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.demo.audio_part import AUDIO_PLANTED_PROBLEMS
 from dlqa.demo.build import PLANTED_PROBLEMS, DemoProject
 from dlqa.demo.eval_part import EVAL_PLANTED_PROBLEMS
+from dlqa.demo.exp_part import ABLATION_PLANTED
 from dlqa.demo.exp_part import PLANTED as EXP_PLANTED
 from dlqa.demo.text_part import TEXT_PLANTED_PROBLEMS
 from dlqa.demo.verify import PLANTED_CHECKS, unexpected_failures, verify_planted
@@ -30,7 +31,7 @@ def test_a_planted_problem_not_flagged_is_reported_missed():
 
 
 def test_every_planted_problem_of_every_part_has_its_check(tmp_path: Path):
-    assert list(PLANTED_CHECKS) == ["image", "audio", "text", "drift", "eval", "exp"]
+    assert list(PLANTED_CHECKS) == ["image", "audio", "text", "drift", "eval", "exp", "ablation"]
     assert set(PLANTED_CHECKS["image"]) == set(PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["audio"]) == set(AUDIO_PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["text"]) == set(TEXT_PLANTED_PROBLEMS)
@@ -41,6 +42,7 @@ def test_every_planted_problem_of_every_part_has_its_check(tmp_path: Path):
     assert all(ids == [] for ids in drift.values())
     assert set(PLANTED_CHECKS["eval"]) == set(EVAL_PLANTED_PROBLEMS)
     assert set(PLANTED_CHECKS["exp"]) == set(EXP_PLANTED)
+    assert set(PLANTED_CHECKS["ablation"]) == set(ABLATION_PLANTED)
 
 
 def test_unexpected_failures_of_the_eval_part_are_eval_checks():

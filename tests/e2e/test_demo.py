@@ -23,7 +23,7 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     assert (
         f"All {sum(counts.values())} planted problems (image {counts['image']}, audio "
         f"{counts['audio']}, text {counts['text']}, drift {counts['drift']}, eval "
-        f"{counts['eval']}, exp {counts['exp']}) were caught" in flat
+        f"{counts['eval']}, exp {counts['exp']}, ablation {counts['ablation']}) were caught" in flat
     )
     assert "Data checks failed with nothing planted" not in out
     assert "The demo's dlqa.toml changes" in flat
@@ -94,17 +94,32 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
         r for r in bundle_document["results"] if r["check_id"] == "eval.accuracy"
     )
     assert bundle_accuracy["n"] == 600 and bundle_accuracy["status"] == "pass"
-    # The experiment part: three seed groups (runs 8-10), the candidate's longer training
-    # "improved" over the baseline with every guard passing (run 11), and the changed metric
-    # definition caught by its guard (run 12).
+    # The experiment part: the ablation's four cells and the changed metric's group (runs
+    # 8-11, 13), the ablation's analysis with its masked regression (run 12), the longer
+    # training "improved" over the baseline with every guard passing (run 14), the changed
+    # metric definition caught by its guard (run 15), and two releases (runs 16, 17).
     reports = tmp_path / "demo" / ".dlqa" / "reports"
-    clean = json.loads((reports / "run-11" / "report.json").read_text())
-    assert clean["kind"] == "exp.compare" and clean["exit_code"] == 0
+    kinds = {n: json.loads((reports / f"run-{n}" / "report.json").read_text()) for n in
+             range(8, 18)}  # fmt: skip
+    assert [kinds[n]["kind"] for n in range(8, 18)] == [
+        *["exp.run"] * 4, "exp.ablate", "exp.run", "exp.compare", "exp.compare", "release",
+        "release",
+    ]  # fmt: skip
+    ablation = {r["check_id"]: r for r in kinds[12]["results"]}
+    assert ablation["exp.masked_regression"]["status"] == "fail"
+    assert "flip hurts" in ablation["exp.masked_regression"]["summary"]
+    cells = next(e for e in ablation["exp.ablation"]["evidence"] if e["kind"] == "ablation_cells")
+    assert [c["cell"] for c in cells["items"]] == ["base", "flip", "longer", "flip+longer"]
+    assert 'class="charts interaction"' in (reports / "run-12" / "report.html").read_text()
+    clean = kinds[14]
+    assert clean["exit_code"] == 0
     verdict = next(r for r in clean["results"] if r["check_id"] == "exp.compare")
     assert verdict["details"]["verdict"] == "improved" and verdict["n"] == 6
-    guarded = json.loads((reports / "run-12" / "report.json").read_text())
+    guarded = kinds[15]
     guard = next(r for r in guarded["results"] if r["check_id"] == "exp.metric_definitions")
     assert guard["status"] == "fail" and guarded["exit_code"] == 1
+    gate = [r for r in kinds[17]["results"] if r["check_id"] == "exp.release_regression"]
+    assert gate and all(r["status"] == "pass" for r in gate) and kinds[17]["exit_code"] == 0
     card = tmp_path / "demo" / ".dlqa" / "reports" / "model-card-run-7" / "model-card.md"
     assert "## Deployment" in card.read_text()
     # The project is a normal dlqa project: `dlqa check` runs in it and fails the same gates.

@@ -11,8 +11,8 @@ from rich.table import Table
 from dlqa.cli.common import QuietOption, WorkersOption, progress_bars, show_report, stdout
 from dlqa.config import load_config
 from dlqa.demo.deploy_part import deploy_lines, run_deploy_part, unexpected_deploy_failures
+from dlqa.demo.exp_part import ABLATION_PLANTED, exp_lines, run_exp_part
 from dlqa.demo.exp_part import PLANTED as EXP_PLANTED
-from dlqa.demo.exp_part import exp_lines, run_exp_part
 from dlqa.demo.gates import tightened_gates
 from dlqa.demo.parts import part_run, run_data_parts
 from dlqa.demo.run import (
@@ -62,7 +62,8 @@ def demo_command(
         # After `dlqa check`, which exported the bundle: serve it, smoke-test it, evaluate
         # through it and write the model card.
         deployed = run_deploy_part(config, progress=progress) if monitored else None
-        # Seed groups of the CNN, compared: one comparison clean, one with a planted mistake.
+        # Seed groups of the CNN: an ablation (a planted masked regression), one comparison
+        # clean, one with a planted mistake, two releases.
         experiments = (
             run_exp_part(config, project.root, progress=progress, workers=workers)
             if monitored
@@ -74,6 +75,7 @@ def demo_command(
         parts.append(part_run("eval", run, planted["eval"]))
     if experiments is not None:
         parts.append(part_run("exp", experiments.guarded, EXP_PLANTED))
+        parts.append(part_run("ablation", experiments.ablation, ABLATION_PLANTED))
     for part in parts:
         show_report(part.report, {}, quiet=quiet)
 

@@ -1,12 +1,22 @@
-"""The demo's experiment part: seed groups of the CNN, compared with statistics and guards.
+"""The demo's experiment part: seed groups of the CNN, an ablation, comparisons with
+statistics and guards, and two releases.
 
-Three groups of three short seeds each (`dlqa exp run`, each seed a process running
-:mod:`dlqa.demo.exp_train`): a baseline of 3 epochs, a candidate of 10 epochs, and the same
-candidate with the planted mistake, accuracy computed as top-2 accuracy. The project is made
-a git repository first (its data and config committed; reports and models ignored) so that
-the groups are reproducible. Then `dlqa exp compare` twice: baseline against candidate (the
-longer training must come out "improved" with every guard passing), and baseline against the
-changed metric (``exp.metric_definitions`` must fail: the planted problem of this part).
+The project is made a git repository first (its data and config committed; reports and
+models ignored) so that the groups are reproducible. Each seed is a process running
+:mod:`dlqa.demo.exp_train` (`dlqa exp run`), three seeds a group:
+
+* `dlqa exp ablate cnn`: the CNN at 3 epochs (``cnn@base``) with two changes, ``flip``
+  (mirrored training images: a mirrored 2 is no 2, so it hurts) and ``longer`` (10 epochs:
+  it helps more), alone and together. The bundle ``flip+longer`` beats the baseline while
+  ``flip`` hurts on its own: ``exp.masked_regression`` must fail (the ablation's planted
+  problem, seed 003's pattern 3).
+* a group of 10 epochs whose script computes "accuracy" as top-2 accuracy (the exp part's
+  planted mistake).
+* `dlqa exp compare` twice: ``cnn@base`` against ``cnn@longer`` (must come out "improved"
+  with every guard passing), and against the changed metric (``exp.metric_definitions``
+  must fail).
+* `dlqa release record` 1.0 (``cnn@base``) and 1.1 (``cnn@longer``): the release gate must
+  pass, and the history shows both.
 """
 
 from __future__ import annotations
@@ -21,26 +31,33 @@ from dlqa.core.gates import gate_fails
 from dlqa.runner.session import RunSession
 
 SEEDS = 3
-GROUPS = {
-    "cnn-3-epochs": ["--epochs", "3"],
-    "cnn-10-epochs": ["--epochs", "10"],
-    "cnn-10-epochs-top2": ["--epochs", "10", "--metric", "top2"],
-}
-BASELINE, CANDIDATE, CHANGED_METRIC = GROUPS
+ABLATION = "cnn"
+BASE_ARGS = ["--epochs", "3"]
+CHANGES = {"flip": "--flip 0.5", "longer": "--epochs 10"}  # the last --epochs wins
+BASELINE, CANDIDATE = f"{ABLATION}@base", f"{ABLATION}@longer"
+CHANGED_METRIC = "cnn-10-epochs-top2"
+CHANGED_METRIC_ARGS = ["--epochs", "10", "--metric", "top2"]
+RELEASES = {"1.0": BASELINE, "1.1": CANDIDATE}
 IGNORED = ".dlqa/\nmodels/\n"
 PLANTED = {"changed_metric": []}
+ABLATION_PLANTED = {"masked_regression": []}
 
 
 @dataclass(frozen=True)
 class ExpPart:
-    groups: list[RunSession]
+    groups: list[RunSession]  # the ablation's cells and the changed metric's group
+    ablation: RunSession  # the ablation's analysis: exp.masked_regression fails
     comparison: RunSession  # baseline vs candidate: must pass
     guarded: RunSession  # baseline vs the changed metric: exp.metric_definitions fails
+    releases: list[RunSession]  # 1.0 and 1.1: the release gate passes
 
     def unexpected(self) -> list[str]:
-        """Failures nothing was planted for: a failed seed, the clean comparison's."""
-        found = {r.key for run in (*self.groups, self.comparison) for r in run.results
-                 if gate_fails(r)}  # fmt: skip
+        """Failures nothing was planted for: a failed seed, the clean comparison's, the
+        release gate's, an ablation check other than the masked regression."""
+        clean = (*self.groups, self.comparison, *self.releases)
+        found = {r.key for run in clean for r in run.results if gate_fails(r)}
+        found |= {r.key for r in self.ablation.results
+                  if gate_fails(r) and r.check_id != "exp.masked_regression"}  # fmt: skip
         return sorted(found)
 
 
@@ -64,30 +81,34 @@ def commit_project(root: Path) -> bool:
 
 
 def run_exp_part(config: Config, root: Path, **session: object) -> ExpPart:
-    from dlqa.runner.exp import compare_groups, run_group
+    from dlqa.runner.exp import compare_groups, run_ablation, run_group
+    from dlqa.runner.releases import record_release
+    from dlqa.store import open_store, resolve_database_url
 
     clean = commit_project(root)
     command = [sys.executable, "-m", "dlqa.demo.exp_train"]
-    groups = [
-        run_group(
-            config,
-            name,
-            command + args,
-            seeds=SEEDS,
-            allow_dirty=not clean,
-            explicit_reports={},
-            **session,
-        )  # fmt: skip
-        for name, args in GROUPS.items()
-    ]
+    options = {"seeds": SEEDS, "allow_dirty": not clean, "explicit_reports": {}, **session}
+    *cells, ablation = run_ablation(
+        config, ABLATION, CHANGES, command + BASE_ARGS, metric="accuracy", **options
+    )
+    changed = run_group(config, CHANGED_METRIC, command + CHANGED_METRIC_ARGS, **options)
     comparison = compare_groups(config, BASELINE, CANDIDATE, metrics=["accuracy"], **session)
     guarded = compare_groups(config, BASELINE, CHANGED_METRIC, metrics=["accuracy"], **session)
-    return ExpPart(groups, comparison, guarded)
+    url = resolve_database_url(None, config.store.url, config.base_dir)
+    with open_store(url, project_dir=config.base_dir, artifacts=config.store.artifacts) as store:
+        releases = [
+            record_release(config, store, version, group=group, explicit_reports={}, **session)
+            for version, group in RELEASES.items()
+        ]
+    return ExpPart([*cells, changed], ablation, comparison, guarded, releases)
 
 
 def exp_lines(part: ExpPart) -> list[str]:
     """What `dlqa demo` says about the experiment part."""
     lines = []
+    masked = next((r for r in part.ablation.results if r.check_id == "exp.masked_regression"), None)
+    if masked is not None:
+        lines.append(f"Ablation of the CNN (run {part.ablation.run_id}): {masked.summary}")
     for run in (part.comparison, part.guarded):
         compared = next((r for r in run.results if r.check_id == "exp.compare"), None)
         guard = next((r for r in run.results if r.check_id == "exp.metric_definitions"), None)
@@ -95,8 +116,12 @@ def exp_lines(part: ExpPart) -> list[str]:
             lines.append(f"Seed groups compared (run {run.run_id}): {compared.summary}")
         if guard is not None and gate_fails(guard):
             lines.append(f"  guard exp.metric_definitions: {guard.summary}")
+    for run in part.releases:
+        gate = [r for r in run.results if r.check_id == "exp.release_regression"]
+        verdicts = "; ".join(r.summary for r in gate) or "the first release: nothing to gate"
+        lines.append(f"Release recorded (run {run.run_id}): {verdicts}")
     return lines
 
 
-__all__ = ["BASELINE", "CANDIDATE", "CHANGED_METRIC", "PLANTED", "ExpPart", "exp_lines",
-           "run_exp_part"]  # fmt: skip
+__all__ = ["ABLATION_PLANTED", "BASELINE", "CANDIDATE", "CHANGED_METRIC", "PLANTED", "ExpPart",
+           "exp_lines", "run_exp_part"]  # fmt: skip

@@ -41,12 +41,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--metric", choices=sorted(METRICS), default="accuracy")
+    parser.add_argument("--flip", type=float, default=0.0, help="mirror images (chance)")
     parser.add_argument("--data", default="data")
     args = parser.parse_args(argv)
     run = current()
     torch.set_num_threads(1)
     data = Path(args.data).resolve()
-    trained = train(epochs=args.epochs, monitor=False, data_dir=data, seed=run.seed or 0)
+    seed = run.seed or 0
+    trained = train(epochs=args.epochs, monitor=False, data_dir=data, seed=seed, flip=args.flip)
     images, labels, ids = load_split(data, "test")
     trained.model.eval()
     with torch.no_grad():
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run.log(accuracy=metric(logits, labels))
     run.log_fingerprints(accuracy=metric_fingerprint(metric))
     run.log_eval_set("test", "sha256:" + hashlib.sha256("\n".join(ids).encode()).hexdigest())
-    run.log_params(epochs=args.epochs, metric=args.metric)
+    run.log_params(epochs=args.epochs, metric=args.metric, flip=args.flip)
 
 
 if __name__ == "__main__":

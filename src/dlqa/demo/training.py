@@ -249,13 +249,15 @@ def train(
     max_lr: float = MAX_LR,
     max_shift: int = MAX_SHIFT,
     seed: int = SEED,
+    flip: float = 0.0,
 ) -> TrainingRun:
     """Train the CNN for ``epochs`` epochs, with the dlqa training monitor attached when
     ``monitor`` is true and ``dlqa.train.monitor`` is importable; accuracy on the test split
     after each epoch. The optimizer is :func:`make_optimizer`'s, its learning rate driven by a
     one-cycle schedule up to ``max_lr``; each batch is shifted at random by up to
-    ``max_shift`` pixels. ``seed`` decides the initial weights, the batch order and the
-    shifts."""
+    ``max_shift`` pixels, and mirrored left to right with chance ``flip`` (the demo
+    ablation's change that hurts: a mirrored 2 is no 2). ``seed`` decides the initial
+    weights, the batch order, the shifts and the flips."""
     open_monitor = _monitor_factory() if monitor else None
     loader = make_loader(data_dir, batch_size, seed=seed)
     test_images, test_labels, _ = load_split(data_dir, "test")
@@ -274,7 +276,8 @@ def train(
                 model.train()
                 for inputs, targets in loader:
                     optimizer.zero_grad()
-                    outputs = model(random_shift(inputs, max_shift, shifts))
+                    inputs = random_flip(random_shift(inputs, max_shift, shifts), flip, shifts)
+                    outputs = model(inputs)
                     loss = loss_fn(outputs, targets)
                     loss.backward()
                     if watcher is not None:  # after backward, before the step: it reads grads
@@ -304,6 +307,14 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     batch = torch.arange(n)[:, None, None, None]
     channel = torch.arange(images.shape[1])[None, :, None, None]
     return padded[batch, channel, rows, cols]
+
+
+def random_flip(images: torch.Tensor, chance: float, generator: torch.Generator) -> torch.Tensor:
+    """Each image of ``(N, C, H, W)`` mirrored left to right with probability ``chance``."""
+    if chance <= 0:
+        return images
+    chosen = torch.rand(images.shape[0], generator=generator) < chance
+    return torch.where(chosen[:, None, None, None], images.flip(-1), images)
 
 
 def _accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:

@@ -48,6 +48,9 @@ PLANTED_CHECKS: dict[str, dict[str, str]] = {
     "exp": {
         "changed_metric": "exp.metric_definitions",
     },
+    "ablation": {
+        "masked_regression": "exp.masked_regression",
+    },
 }
 
 
@@ -125,7 +128,7 @@ def unexpected_failures(results: list[CheckResult], part: str) -> list[str]:
     gate although nothing was planted for them: the demo's ordinary samples are meant to
     pass everything else."""
     expected = set(PLANTED_CHECKS[part].values())
-    prefix = {"eval": "eval.", "exp": "exp."}.get(part, "data.")
+    prefix = {"eval": "eval.", "exp": "exp.", "ablation": "exp."}.get(part, "data.")
     return sorted(
         {
             r.check_id
