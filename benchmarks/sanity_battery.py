@@ -1,30 +1,47 @@
 """Wall time of the training sanity battery (all twelve checks, default budgets).
 
-Two setups, batch 32, 10 classes, Adam: the demo's CNN (dlqa.demo.training) on the
-scikit-learn digits upscaled to 32 x 32, and a ~10M-parameter MLP on synthetic 3 x 32 x 32
-images. The battery's time is dominated by the training checks (overfit_batch up to 200 steps,
-input_dependence 2 x 30 steps, loss_decreases 10, determinism 5); the overfit check stops as
-soon as the batch is learnt, so the large model is also timed with that check forced to use
-its whole budget (the worst case). Target: the 10M-parameter model under 30 s on CPU.
+Batch 32, 10 classes, Adam. Three setups, timed in interleaved rounds (one run of each per
+round, so that a burst of load on a shared machine hits them alike) and reported as medians:
 
-    python benchmarks/sanity_battery.py [--device cpu|cuda|auto] [--repeats 1]
+- small: the demo's CNN (dlqa.demo.training) on the scikit-learn digits upscaled to 32 x 32;
+- large, overfits early: a ~10M-parameter MLP on synthetic 3 x 32 x 32 images, Adam lr 1e-3
+  (it memorises the batch in a few steps, so train.overfit_batch stops at once with a pass);
+- large, never overfits (the worst case): the same MLP with Adam lr 0. Nothing can learn, so
+  train.overfit_batch spends its step budget; the budget follows the run's own progress, so
+  "spends" means until the loss is seen to have plateaued (a flat curve: the first plateau
+  window). Its failing checks are the expected ones (updates, loss_decreases, overfit_batch,
+  input_dependence).
+
+The battery's other training checks cost a fixed number of steps (input_dependence 2 x 30,
+loss_decreases 10, determinism 2 x 5, ...), so the worst case is that floor plus the overfit
+check's steps; each line also shows the overfit check's own time and steps. Target: the worst
+case under 10 s on 2 CPU cores, judged on its median in the final JSON line (which also has
+each setup's fastest run, ``*_min_seconds``: on a machine shared with other jobs, two torch
+threads lose much of their time waiting for each other, and the median shows it).
+
+    python benchmarks/sanity_battery.py [--device cpu|cuda|auto] [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
 from dlqa.demo.training import build_model as build_demo_cnn
-from dlqa.train.sanity import run
+from dlqa.train.sanity import optimisation, run
 
 CLASSES = 10
 BATCH = 32
+TARGET_SECONDS = 10.0  # the worst case (the large model that never overfits), on 2 CPU cores
 
 
 def large_mlp() -> nn.Module:
@@ -54,72 +71,128 @@ def synthetic_batch() -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.arange(BATCH) % CLASSES
 
 
-# A target below zero is never reached: overfit_batch spends its whole step budget.
-FULL_BUDGET = {"train.overfit_batch": {"target_fraction": -1.0, "level": "warn"}}
+def adam(lr: float) -> Callable[[Any], torch.optim.Optimizer]:
+    return lambda params: torch.optim.Adam(params, lr=lr)
 
 
-def time_battery(
-    model_factory, batch, device: str, repeats: int, gates: dict | None = None
-) -> tuple[float, list]:
-    best, results = float("inf"), []
-    for _ in range(repeats):
+@dataclass
+class Setup:
+    key: str
+    label: str
+    model_factory: Callable[[], nn.Module]
+    batch: tuple[torch.Tensor, torch.Tensor]
+    lr: float
+    seconds: list[float] = field(default_factory=list)
+    overfit_seconds: list[float] = field(default_factory=list)
+    overfit_steps: int | None = None
+    overfit_summary: str = ""
+    failing: list[str] = field(default_factory=list)
+
+
+class OverfitTimer:
+    """Times train.overfit_batch inside the battery: the registry looks the implementation up
+    in the optimisation module on every call, so wrapping that attribute is enough."""
+
+    def __init__(self) -> None:
+        self.original = optimisation.check_overfit_batch
+        self.seconds = 0.0
+        self.steps: int | None = None
+
+    def __enter__(self) -> OverfitTimer:
+        def timed(ctx: Any, params: dict[str, Any]) -> Any:
+            start = time.perf_counter()
+            try:
+                result = self.original(ctx, params)
+            finally:
+                self.seconds = time.perf_counter() - start
+            # The evidence table has one row per step the check ran.
+            self.steps = result.evidence[0].total if result.evidence else None
+            return result
+
+        optimisation.check_overfit_batch = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        optimisation.check_overfit_batch = self.original
+
+
+def time_once(setup: Setup, device: str) -> None:
+    with OverfitTimer() as overfit:
         start = time.perf_counter()
         results = run(
-            model_factory,
-            nn.CrossEntropyLoss(),
-            lambda params: torch.optim.Adam(params, lr=1e-3),
-            batch,
-            device=device,
-            gates=gates,
+            setup.model_factory, nn.CrossEntropyLoss(), adam(setup.lr), setup.batch, device=device
         )
-        best = min(best, time.perf_counter() - start)
-    return best, results
+        setup.seconds.append(time.perf_counter() - start)
+    setup.overfit_seconds.append(overfit.seconds)
+    setup.overfit_steps = overfit.steps
+    by_id = {r.check_id: r for r in results}
+    setup.overfit_summary = by_id["train.overfit_batch"].summary
+    setup.failing = sorted(k for k, r in by_id.items() if r.status.value in ("fail", "error"))
 
 
-def parameter_count(model_factory) -> int:
+def parameter_count(model_factory: Callable[[], nn.Module]) -> int:
     return sum(p.numel() for p in model_factory().parameters())
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):.2f} s (min {min(values):.2f}, max {max(values):.2f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=1)
-    args = parser.parse_args()
-
-    # Untimed warm-up: the first forward pass pays for torch's lazy initialisation.
-    time_battery(build_demo_cnn, digits_batch(), args.device, 1)
-    figures = {}
-    for label, factory, batch in (
-        ("small", build_demo_cnn, digits_batch()),
-        ("large", large_mlp, synthetic_batch()),
-    ):
-        seconds, results = time_battery(factory, batch, args.device, args.repeats)
-        params = parameter_count(factory)
-        statuses = {r.check_id: r.status.value for r in results}
-        failing = sorted(k for k, v in statuses.items() if v in ("fail", "error"))
-        print(
-            f"{label}: {params:,} parameters, battery {seconds:.2f} s on {args.device} "
-            f"({torch.get_num_threads()} threads); failing: {failing or 'none'}"
-        )
-        figures[f"{label}_params"] = params
-        figures[f"{label}_seconds"] = round(seconds, 2)
-        figures[f"{label}_failing"] = failing
-    worst, _ = time_battery(large_mlp, synthetic_batch(), args.device, args.repeats, FULL_BUDGET)
-    print(f"large, overfit_batch using its full 200-step budget: {worst:.2f} s")
-    print(
-        json.dumps(
-            {
-                "benchmark": "sanity_battery",
-                "device": args.device,
-                "small_params": figures["small_params"],
-                "small_seconds": figures["small_seconds"],
-                "large_params": figures["large_params"],
-                "large_seconds": figures["large_seconds"],
-                "large_full_budget_seconds": round(worst, 2),
-                "failing_checks": figures["small_failing"] + figures["large_failing"],
-            }
-        )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's own); on a machine that other jobs keep busy, "
+        "1 thread measures the code, 2 mostly measure threads waiting for each other",
     )
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    setups = [
+        Setup("small", "small", build_demo_cnn, digits_batch(), 1e-3),
+        Setup("large", "large, overfits early", large_mlp, synthetic_batch(), 1e-3),
+        Setup("large_worst", "large, never overfits (lr 0)", large_mlp, synthetic_batch(), 0.0),
+    ]
+    # Untimed warm-up: the first forward pass pays for torch's lazy initialisation.
+    run(build_demo_cnn, nn.CrossEntropyLoss(), adam(1e-3), digits_batch(), device=args.device)
+    for _ in range(args.repeats):
+        for setup in setups:
+            time_once(setup, args.device)
+
+    threads = torch.get_num_threads()
+    figures: dict[str, Any] = {
+        "benchmark": "sanity_battery",
+        "device": args.device,
+        "threads": threads,
+        "repeats": args.repeats,
+    }
+    for setup in setups:
+        params = parameter_count(setup.model_factory)
+        print(
+            f"{setup.label}: {params:,} parameters, battery {spread(setup.seconds)} over "
+            f"{len(setup.seconds)} runs on {args.device} ({threads} threads); overfit_batch "
+            f"median {statistics.median(setup.overfit_seconds):.2f} s, {setup.overfit_steps} "
+            f"steps: {setup.overfit_summary}; failing: {setup.failing or 'none'}"
+        )
+        figures[f"{setup.key}_params"] = params
+        figures[f"{setup.key}_seconds"] = round(statistics.median(setup.seconds), 2)
+        # The fastest run: what the code costs when no other job takes a core away.
+        figures[f"{setup.key}_min_seconds"] = round(min(setup.seconds), 2)
+        figures[f"{setup.key}_overfit_seconds"] = round(statistics.median(setup.overfit_seconds), 2)
+        figures[f"{setup.key}_overfit_steps"] = setup.overfit_steps
+    worst = figures["large_worst_seconds"]
+    figures["failing_checks"] = setups[0].failing + setups[1].failing
+    figures["worst_case_failing_checks"] = setups[2].failing
+    figures["worst_case_target_seconds"] = TARGET_SECONDS
+    figures["worst_case_under_target"] = bool(worst < TARGET_SECONDS)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

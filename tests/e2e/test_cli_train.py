@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dlqa.train.checks import CHECK_ORDER
 from tests.e2e.conftest import run_cli
 
 pytest.importorskip("torch")
@@ -84,7 +85,7 @@ def test_train_check_passes_on_a_correct_model(project):
     result = statuses("t.json")
     assert code == 0, (out, err, result)
     assert result["train.overfit_batch"] == "pass" and result["train.fast_loop"] == "pass"
-    assert len(result) == 13  # 12 battery checks and the fast loop
+    assert len(result) == len(CHECK_ORDER) + 1  # every battery check and the fast loop
 
 
 def test_train_check_names_the_parameter_that_never_learns(project):

@@ -157,6 +157,129 @@ class ScaledMLP(nn.Module):
         return self.body(x * self.input_scale)
 
 
+class FoldedReshapeMLP(nn.Module):
+    """The bug: ``view(-1, 8)`` where ``view(x.size(0), -1)`` was meant: features fold into
+    the batch axis, four rows per sample."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(features, 32)
+        self.out = nn.Linear(8, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(x)).view(-1, 8))
+
+
+class BatchPooledEncoder(nn.Module):
+    """The bug: a mean over dim 0 (the batch) where the sequence (dim 1) was meant."""
+
+    def __init__(self, vocabulary: int = 50, width: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary, width)
+        self.head = nn.Linear(width, CLASSES)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(tokens).mean(0))
+
+
+class Attention(nn.Module):
+    def __init__(self, width: int, broken: bool) -> None:
+        super().__init__()
+        self.query = nn.Linear(width, width)
+        self.broken = broken
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        query = self.query(x)
+        # The bug: scores of (B, W) @ (B, W) instead of (B, W) @ (W, B): a shape error.
+        scores = query @ x if self.broken else query @ x.T
+        return torch.softmax(scores, dim=-1) @ x
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, broken: bool) -> None:
+        super().__init__()
+        self.attn = Attention(width, broken)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.attn(x)
+
+
+class RaisingEncoder(nn.Module):
+    """Its second block's attention raises: the finding must name ``blocks.1.attn``."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(features, False), Block(features, True)])
+        self.head = nn.Linear(features, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+class PlainListMLP(nn.Module):
+    """The bug: hidden layers kept in a plain list, so they are not registered and never train
+    (the registered input and output layers still learn the batch)."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.inp = nn.Linear(features, 64)
+        self.blocks = [nn.Linear(64, 64), nn.Linear(64, 64)]
+        self.out = nn.Linear(64, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.inp(x))
+        for block in self.blocks:
+            x = x + torch.relu(block(x))
+        return self.out(x)
+
+
+class TensorAttributeMLP(PlainMLP):
+    """The bug: a learnable scale created with requires_grad=True, not as an nn.Parameter."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__(features)
+        self.scale = torch.ones(64, requires_grad=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(x)) * self.scale)
+
+
+class InPlaceInputMLP(nn.Module):
+    """The bug: an in-place ReLU as the first operation writes into the caller's batch."""
+
+    def __init__(self, features: int = 16) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.ReLU(inplace=True), nn.Linear(features, 64), nn.ReLU(), nn.Linear(64, CLASSES)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class TupleOutputMLP(PlainMLP):
+    """Returns (logits, hidden features), as many detection and language models do."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = torch.relu(self.hidden(x))
+        return self.out(hidden), hidden
+
+
+class DictOutputMLP(PlainMLP):
+    """Returns {"embedding": ..., "logits": ...}: the logits are not the first entry."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = torch.relu(self.hidden(x))
+        return {"embedding": hidden, "logits": self.out(hidden)}
+
+
+def detached_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # The bug: the loss is cut from the graph (a "logging" detach left in place).
+    return nn.functional.cross_entropy(outputs, targets).detach()
+
+
 # ---------------------------------------------------------------- setups
 
 
@@ -213,11 +336,64 @@ def buggy_setups() -> dict[str, Setup]:
             vector_batch(),
             expected_failures=frozenset({"train.initial_loss", "train.overfit_batch"}),
         ),
+        **model_bug_setups(),
         "nan_producing_log": Setup(
             lambda: PlainMLP(squash="log"),
             cross_entropy,
             adam(),
             vector_batch(),
             expected_failures=frozenset({"train.finite_outputs"}),
+        ),
+    }
+
+
+def model_bug_setups() -> dict[str, Setup]:
+    """Bugs of the model itself (issue 15): findings of their own check, never usage errors."""
+    cross_entropy = nn.CrossEntropyLoss()
+    shape = frozenset({"train.output_shape"})
+    return {
+        "reshape_folds_features_into_batch": Setup(
+            FoldedReshapeMLP, cross_entropy, adam(), vector_batch(), expected_failures=shape
+        ),
+        "pooling_over_the_batch_axis": Setup(
+            BatchPooledEncoder, cross_entropy, adam(), token_batch(), expected_failures=shape
+        ),
+        "submodule_forward_raises": Setup(
+            RaisingEncoder, cross_entropy, adam(), vector_batch(), expected_failures=shape
+        ),
+        "layers_in_a_plain_list": Setup(
+            PlainListMLP,
+            cross_entropy,
+            adam(),
+            vector_batch(),
+            expected_failures=frozenset({"train.unregistered_parameters"}),
+        ),
+        "requires_grad_tensor_attribute": Setup(
+            TensorAttributeMLP,
+            cross_entropy,
+            adam(),
+            vector_batch(),
+            expected_failures=frozenset({"train.unregistered_parameters"}),
+        ),
+        "forward_mutates_its_input": Setup(
+            InPlaceInputMLP,
+            cross_entropy,
+            adam(),
+            vector_batch(),
+            expected_failures=frozenset({"train.input_mutation"}),
+        ),
+        "tuple_output_without_output_key": Setup(
+            TupleOutputMLP, cross_entropy, adam(), vector_batch(), expected_failures=shape
+        ),
+        "dict_output_without_output_key": Setup(
+            DictOutputMLP, cross_entropy, adam(), vector_batch(), expected_failures=shape
+        ),
+        "detached_loss": Setup(
+            PlainMLP,
+            detached_cross_entropy,
+            adam(),
+            vector_batch(),
+            options={"loss_kind": "cross_entropy"},
+            expected_failures=frozenset({"train.gradients"}),
         ),
     }

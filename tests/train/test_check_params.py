@@ -27,6 +27,8 @@ BOUNDS = [
     ("train.overfit_batch", "target_fraction", 0.0, 0.01),
     ("train.overfit_batch", "target_fraction", 1.0, 0.99),
     ("train.overfit_batch", "eval_every", 0, 1),
+    ("train.overfit_batch", "plateau_window", -1, 0),
+    ("train.overfit_batch", "plateau_speedup", 0.5, 1.0),
     ("train.batch_independence", "max_probes", 0, 1),
     ("train.batch_independence", "tolerance", -1e-6, 0.0),
     ("train.input_dependence", "steps", 0, 1),

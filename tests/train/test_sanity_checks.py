@@ -207,19 +207,29 @@ def test_modes_catch_dropout_stuck_off_and_dropout_stuck_on():
     assert stuck_on.evidence[0].kind == "samples" and stuck_on.evidence[0].total > 0
 
 
-def test_a_crashing_check_is_an_error_result_and_the_others_still_run():
-    def loss_without_graph(outputs, targets):
-        # Fine for a forward pass, but backward() has nothing to differentiate.
-        return torch.tensor(nn.functional.cross_entropy(outputs, targets).item())
+class _BackwardFails(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
 
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("backward is not implemented")
+
+
+class BackwardFailsMLP(PlainMLP):
+    def forward(self, x):
+        return self.out(torch.relu(_BackwardFails.apply(self.hidden(x))))
+
+
+def test_a_crashing_check_is_an_error_result_and_the_others_still_run():
     results = {
         r.check_id: r
         for r in run(
-            PlainMLP,
-            loss_without_graph,
+            BackwardFailsMLP,
+            nn.CrossEntropyLoss(),
             adam(),
             vector_batch(),
-            loss_kind="cross_entropy",
             checks=["train.output_shape", "train.initial_loss", "train.gradients"],
         )
     }

@@ -86,13 +86,23 @@ def test_a_loss_that_is_not_a_scalar_is_a_usage_error():
     assert "reduction" in str(caught.value)
 
 
-def test_broken_factories_and_models_are_usage_errors():
+def _factory_that_raises():
+    raise ValueError("bad width")
+
+
+def test_broken_factories_are_usage_errors():
+    # A model that raises or returns the wrong shape is a finding (test_sanity_model_bugs.py);
+    # factories that do not deliver what the battery needs are the caller's mistake.
     with pytest.raises(UsageError, match="must return a torch.nn.Module"):
         run(lambda: "not a model", LOSS, adam(), vector_batch())
-    with pytest.raises(UsageError, match="forward pass or the loss raised RuntimeError"):
-        run(lambda: nn.Linear(3, 10), LOSS, adam(), vector_batch())
+    with pytest.raises(UsageError, match="model_factory\\(\\) raised ValueError: bad width"):
+        run(_factory_that_raises, LOSS, adam(), vector_batch())
     with pytest.raises(UsageError, match="torch.optim.Optimizer"):
         run(PlainMLP, LOSS, lambda params: None, vector_batch())
+    with pytest.raises(UsageError, match="optimizer_factory.*raised TypeError"):
+        run(
+            PlainMLP, LOSS, lambda params: torch.optim.Adam(params, lr=1e-3, nope=1), vector_batch()
+        )
     with pytest.raises(UsageError, match="must be callable"):
         run(PlainMLP, "cross_entropy", adam(), vector_batch())
 

@@ -62,3 +62,66 @@ def test_first_batch_from_batch_loader_and_callable():
         first_batch(5)
     with pytest.raises(UsageError, match="got dict"):
         first_batch({"x": 1, "y": 2})
+
+
+DICT_MODEL = """
+import torch
+from torch import nn
+
+
+class DictModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return {"features": x, "logits": self.layer(x)}
+
+
+def make_optimizer(params):
+    return torch.optim.SGD(params, lr=0.1)
+
+
+def one_batch():
+    return torch.randn(12, 8), torch.arange(12) % 3
+"""
+
+
+@pytest.mark.parametrize(("toml_value", "expected"), [('"logits"', "logits"), ("1", 1)])
+def test_output_key_from_dlqa_toml_reaches_the_battery(tmp_path, monkeypatch, toml_value, expected):
+    pytest.importorskip("torch")
+    from dlqa.config import load_config
+    from dlqa.core.results import Status
+    from dlqa.train.sanity import run_setup
+    from dlqa.train.stage import training_setup
+
+    module = f"proj_dict_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(DICT_MODEL)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "dlqa.toml").write_text(
+        "[train]\n"
+        f'model = "{module}:DictModel"\n'
+        'loss = "torch.nn:CrossEntropyLoss"\n'
+        f'optimizer = "{module}:make_optimizer"\n'
+        f'batch = "{module}:one_batch"\n'
+        f"output_key = {toml_value}\n"
+    )
+    try:
+        setup = training_setup(load_config(tmp_path / "dlqa.toml"))
+        assert setup.output_key == expected
+        if expected == "logits":
+            (shape,) = run_setup(setup, checks=["train.output_shape"])
+            assert shape.status is Status.PASS, shape.summary
+        else:  # index 1 of a dict: not one of its keys
+            with pytest.raises(UsageError, match="output_key=1 is not one of"):
+                run_setup(setup, checks=["train.output_shape"])
+    finally:
+        sys.modules.pop(module, None)
+
+
+def test_output_key_must_be_an_index_or_a_key(tmp_path):
+    from dlqa.config import load_config
+
+    (tmp_path / "dlqa.toml").write_text('[train]\nmodel = "m:f"\noutput_key = [0]\n')
+    with pytest.raises(ConfigError, match="output_key"):
+        load_config(tmp_path / "dlqa.toml")

@@ -23,8 +23,10 @@ from dlqa.core.results import CheckResult, Status
 CHECK_ORDER = (
     "train.output_shape",
     "train.finite_outputs",
+    "train.input_mutation",
     "train.initial_loss",
     "train.gradients",
+    "train.unregistered_parameters",
     "train.updates",
     "train.frozen",
     "train.loss_decreases",
@@ -51,15 +53,27 @@ def _on_battery(
             Status.SKIP,
             "no model configured (set [train] model, loss, optimizer and batch in dlqa.toml)",
         )
-    return implementation(battery, params)
+    try:
+        return implementation(battery, params)
+    except Exception as exc:
+        # The model raised in a check's own forward pass (only in eval mode, say): an error
+        # finding that names the module, not the traceback of a crashed check.
+        from dlqa.train.sanity.model_errors import ModelError
+
+        if not isinstance(exc, ModelError):
+            raise
+        return CheckResult(check_id, Status.ERROR, exc.message, details=exc.details())
 
 
 @register_check(
     "train.output_shape",
     title="Output shape",
     description=(
-        "The model's output has the declared shape (`expected_output_shape`, None for any "
-        "size), or, when none is declared, one row per sample and a shape the loss accepts."
+        "The model's output has one row per sample (a reshape that folds features into the "
+        "batch axis, or a reduction over it, is diagnosed) and the declared shape "
+        "(`expected_output_shape`, None for any size), or, when none is declared, a shape the "
+        "loss accepts. A model that returns a tuple or dict fails unless `output_key` names "
+        "the logits; a forward pass that raises is an error naming the module it raised in."
     ),
 )
 def check_output_shape(context: Any, params: dict[str, Any]) -> CheckResult:
@@ -77,6 +91,21 @@ def check_finite_outputs(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import forward
 
     return _on_battery("train.finite_outputs", forward.check_finite_outputs, context, params)
+
+
+@register_check(
+    "train.input_mutation",
+    title="Input mutation",
+    description=(
+        "A forward pass in train mode leaves its input unchanged: a model that writes into "
+        "it (x.mul_(), an inplace=True activation on the input) corrupts the caller's batch; "
+        "the values changed are counted and an example is shown before and after."
+    ),
+)
+def check_input_mutation(context: Any, params: dict[str, Any]) -> CheckResult:
+    from dlqa.train.sanity import mutation
+
+    return _on_battery("train.input_mutation", mutation.check_input_mutation, context, params)
 
 
 @register_check(
@@ -117,7 +146,9 @@ def check_initial_loss(context: Any, params: dict[str, Any]) -> CheckResult:
     title="Gradients",
     description=(
         "Every trainable parameter gets a finite gradient whose norm exceeds `min_norm` "
-        "after one backward pass; the parameters that do not are named."
+        "after one backward pass; the parameters that do not are named. A loss detached from "
+        "the model (no grad_fn: .detach(), .item(), torch.no_grad()) fails here, and the "
+        "checks that train are skipped."
     ),
     defaults={"min_norm": Param(0.0, doc="gradient norms at or below this count as zero", ge=0)},
 )
@@ -125,6 +156,27 @@ def check_gradients(context: Any, params: dict[str, Any]) -> CheckResult:
     from dlqa.train.sanity import gradients
 
     return _on_battery("train.gradients", gradients.check_gradient_flow, context, params)
+
+
+@register_check(
+    "train.unregistered_parameters",
+    title="Unregistered parameters",
+    description=(
+        "Every tensor that requires grad and reaches the loss through the autograd graph is "
+        "one of `model.parameters()`; layers kept in a plain list or dict, or requires_grad "
+        "tensors kept as plain attributes, fail: the optimizer and state_dict() never see "
+        "them. Each is named by its attribute path, with its shape and the fix."
+    ),
+)
+def check_unregistered_parameters(context: Any, params: dict[str, Any]) -> CheckResult:
+    from dlqa.train.sanity import parameters
+
+    return _on_battery(
+        "train.unregistered_parameters",
+        parameters.check_unregistered_parameters,
+        context,
+        params,
+    )
 
 
 @register_check(
@@ -182,10 +234,25 @@ def check_loss_decreases(context: Any, params: dict[str, Any]) -> CheckResult:
     description=(
         "The model drives the loss on the one batch below `target_fraction` of its first "
         "value within `max_steps` steps (train-mode loss, or eval-mode loss every "
-        "`eval_every` steps); the steps it took and the accuracy reached are reported."
+        "`eval_every` steps); the steps it took and the accuracy reached are reported; a run "
+        "whose best loss has plateaued (even `plateau_speedup` times its pace over the last "
+        "`plateau_window` steps would not reach the target by `max_steps`) stops there and "
+        "fails, saying where."
     ),
     defaults={
         "max_steps": Param(200, doc="step budget", ge=1),
+        "plateau_window": Param(
+            20,
+            doc="stop early with a fail when the best loss over this many steps improved "
+            "too little to reach the target within max_steps (0: spend the whole budget)",
+            ge=0,
+        ),
+        "plateau_speedup": Param(
+            25.0,
+            doc="how many times its pace over the plateau window the loss is assumed "
+            "able to speed up before the run is stopped",
+            ge=1,
+        ),
         "target_fraction": Param(
             0.05, doc="target loss as a fraction of the first loss", gt=0, lt=1
         ),

@@ -62,6 +62,7 @@ class TrainingSetup:
     optimizer_factory: Callable[[Any], Any]
     batch: tuple[Any, Any]
     device: str = "cpu"
+    output_key: int | str | None = None  # which output is the logits (a tuple or dict model)
 
 
 def first_batch(source: Any, *, where: str = "batch") -> tuple[Any, Any]:

@@ -34,6 +34,10 @@ class TrainConfig(BaseModel):
     fast: str | None = Field(None, description="() -> losses: the fast variant of training")
     fast_command: str | None = Field(None, description="shell command of the fast variant")
     device: str = Field("cpu", description='"cpu", "cuda" or "auto"')
+    output_key: int | str | None = Field(
+        None,
+        description="the output the loss takes, of a model returning a tuple (index) or dict (key)",
+    )
     python_path: list[str] = Field(
         default_factory=lambda: ["."], description="folders added to sys.path for the imports"
     )
@@ -101,6 +105,7 @@ def training_setup(config: Any) -> TrainingSetup:
         optimizer_factory=_callable(load("optimizer"), "optimizer", train.optimizer),
         batch=first_batch(load("batch"), where=f"train.batch = {train.batch!r}"),
         device=device,
+        output_key=train.output_key,
     )
 
 
@@ -132,6 +137,7 @@ def build_train_context(run: StageRun) -> Iterator[TrainContext]:
         setup.optimizer_factory,
         setup.batch,
         device=setup.device,
+        output_key=setup.output_key,
     ) as sanity:
         yield TrainContext(sanity=sanity, fast_loop=fast_loop)
 

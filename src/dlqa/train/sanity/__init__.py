@@ -1,4 +1,4 @@
-"""The training sanity battery: twelve checks of a model, loss, optimizer and one batch.
+"""The training sanity battery: fourteen checks of a model, loss, optimizer and one batch.
 
 ``run`` builds every check's model from the user's factory under a fixed seed, so the checks
 are independent of one another and repeatable; the global random state (torch, NumPy, random)
@@ -31,6 +31,7 @@ def run(
     seed: int = 0,
     loss_kind: str | None = None,
     checks: Iterable[str] | None = None,
+    output_key: int | str | None = None,
 ) -> list[CheckResult]:
     """Run the sanity battery and return one CheckResult per check, in battery order.
 
@@ -41,10 +42,16 @@ def run(
     ``expected_output_shape`` may use None for any size; ``frozen_buffers`` names buffers that
     must stay constant; ``loss_kind`` ("cross_entropy", "nll", "bce_with_logits", "bce") sets
     the loss type when it cannot be recognised from ``loss_fn``; ``checks`` runs a subset.
+    ``output_key`` says which output of a model that returns a tuple (an index) or a dict (a
+    key) is the logits the loss takes; without it such a model fails ``train.output_shape``,
+    which lists the outputs (the battery never guesses).
 
-    A setup that cannot run at all (a batch that is not a pair of tensors, a loss that is not a
-    scalar, a model that raises) is one ``UsageError``; a check that crashes is an ``error``
-    result and the others still run.
+    The caller's mistakes (a batch that is not a pair of tensors, a factory that does not
+    return a module, an optimizer factory that raises, a loss that is not a scalar, an
+    ``output_key`` the outputs lack) are one ``UsageError``. The model's bugs are findings:
+    a forward pass that raises is an ``error`` result of ``train.output_shape`` naming the
+    module, outputs without one row per sample fail it, and the checks that can still run do
+    (the others are skipped and say why). A check that crashes is an ``error`` result.
     """
     require_torch()
     from dlqa.train.sanity.runner import run_battery
@@ -61,10 +68,13 @@ def run(
         seed=seed,
         loss_kind=loss_kind,
         checks=checks,
+        output_key=output_key,
     )
 
 
 def run_setup(setup: Any, **options: Any) -> list[CheckResult]:
-    """``run`` on a :class:`dlqa.train.setup.TrainingSetup` (its device unless one is given)."""
+    """``run`` on a :class:`dlqa.train.setup.TrainingSetup` (its device and output_key unless
+    given)."""
     options.setdefault("device", setup.device)
+    options.setdefault("output_key", getattr(setup, "output_key", None))
     return run(setup.model_factory, setup.loss_fn, setup.optimizer_factory, setup.batch, **options)

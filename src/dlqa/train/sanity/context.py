@@ -4,6 +4,7 @@ same seed, so checks do not influence one another."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,69 +16,15 @@ from torch import nn
 
 from dlqa.core.errors import UsageError
 from dlqa.core.results import CheckResult, Status
+from dlqa.train.sanity.first_pass import FirstPass, run_first_pass
+from dlqa.train.sanity.outputs import OutputKey, model_error, pick_output
+from dlqa.train.sanity.shapes import declared_shape_problems, derived_shape_problems
+from dlqa.train.sanity.state import ModelSnapshot, RandomState
 
+__all__ = ["FirstPass", "ModelSnapshot", "RandomState", "SanityContext", "relative_difference"]
 
-@dataclass(frozen=True)
-class FirstPass:
-    """The fresh model's outputs and loss on the batch, in train mode, without gradients."""
-
-    outputs: torch.Tensor
-    loss: float
-    buffer_names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RandomState:
-    """The global random generators' state, captured so the battery can leave them as found."""
-
-    torch_cpu: torch.Tensor
-    torch_cuda: list[torch.Tensor] | None
-    numpy: Any
-    python: Any
-
-    @classmethod
-    def capture(cls) -> RandomState:
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        return cls(torch.get_rng_state(), cuda, np.random.get_state(), random.getstate())
-
-    def restore(self) -> None:
-        torch.set_rng_state(self.torch_cpu)
-        if self.torch_cuda is not None:
-            torch.cuda.set_rng_state_all(self.torch_cuda)
-        np.random.set_state(self.numpy)
-        random.setstate(self.python)
-
-
-@dataclass
-class ModelSnapshot:
-    """A model's weights, buffers, mode, requires_grad flags and device, to put them back."""
-
-    module: nn.Module
-    state: dict[str, torch.Tensor]
-    training: bool
-    requires_grad: dict[str, bool]
-    device: torch.device | None
-
-    @classmethod
-    def take(cls, module: nn.Module) -> ModelSnapshot:
-        first = next(iter(module.parameters()), None)
-        return cls(
-            module=module,
-            state={k: v.detach().clone() for k, v in module.state_dict().items()},
-            training=module.training,
-            requires_grad={n: p.requires_grad for n, p in module.named_parameters()},
-            device=None if first is None else first.device,
-        )
-
-    def restore(self) -> None:
-        if self.device is not None:
-            self.module.to(self.device)
-        with torch.no_grad():
-            self.module.load_state_dict(self.state)
-        for name, parameter in self.module.named_parameters():
-            parameter.requires_grad_(self.requires_grad.get(name, parameter.requires_grad))
-            parameter.grad = None
-        self.module.train(self.training)
+# What a check needs from the first forward pass, from least to most (see skip_unless).
+NEEDS = ("forward", "outputs", "loss", "training")
 
 
 @dataclass
@@ -92,6 +39,7 @@ class SanityContext:
     expected_output_shape: tuple[int | None, ...] | None = None
     frozen_buffers: tuple[str, ...] = ()
     seed: int = 0
+    output_key: OutputKey = None
     _first_pass: FirstPass | None = field(default=None, repr=False)
     _curves: dict[bool, list[float]] = field(default_factory=dict, repr=False)
     # A factory that hands out the same module every time (``lambda: model``) would let the
@@ -158,13 +106,26 @@ class SanityContext:
             )
         return optimizer
 
+    def call_model(
+        self, model: nn.Module, inputs: torch.Tensor | None = None, *, copy: bool = True
+    ) -> Any:
+        """The model's return value on a copy of the inputs; an exception inside the model is
+        a ModelError naming the module it came from (a finding, not a usage error)."""
+        given = self.inputs if inputs is None else inputs
+        if copy:
+            # A model that writes into its input (train.input_mutation reports it) must not
+            # change the batch the next forward pass and the next check see.
+            given = given.clone()
+        try:
+            return model(given)
+        except Exception as exc:
+            raise model_error(exc, model) from exc
+
     def forward(self, model: nn.Module, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        outputs = model(self.inputs if inputs is None else inputs)
-        if not isinstance(outputs, torch.Tensor):
-            raise UsageError(
-                f"the model returned a {type(outputs).__name__}, expected a tensor",
-                hint="wrap the model so that forward() returns the tensor the loss takes",
-            )
+        """The output the loss takes (``output_key`` picks it from a tuple or dict)."""
+        outputs, problem = pick_output(self.call_model(model, inputs), self.output_key)
+        if outputs is None:  # the checks skip before this (see skip_unless)
+            raise UsageError(str(problem))
         return outputs
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -206,25 +167,44 @@ class SanityContext:
     @property
     def first_pass(self) -> FirstPass:
         if self._first_pass is None:
-            model = self.fresh_model()
-            with torch.no_grad():
-                outputs = self.forward(model)
-                loss = self.loss(outputs)
-            buffers = tuple(name for name, _ in model.named_buffers())
-            self._first_pass = FirstPass(outputs.detach(), float(loss), buffers)
+            self._first_pass = run_first_pass(self)
         return self._first_pass
 
+    def shape_problems(self, outputs: torch.Tensor) -> list[str]:
+        """What is wrong with the outputs' shape: against the declared shape when there is
+        one, else against what the batch and the loss type imply."""
+        if self.expected_output_shape is not None:
+            return declared_shape_problems(tuple(outputs.shape), self.expected_output_shape)
+        return derived_shape_problems(outputs, self.targets, self.batch_size, self.loss_kind)
+
+    def skip_unless(self, check_id: str, needs: str) -> CheckResult | None:
+        """A SKIP result naming the check that reports why, when the first pass lacks what a
+        check ``needs``: "forward" (the forward pass ran), "outputs" (one finite output
+        tensor), "loss" (one row per sample and a finite loss), "training" (and a loss
+        attached to the model, so that backward() reaches its parameters)."""
+        first, level = self.first_pass, NEEDS.index(needs)
+        reason = None
+        if first.error is not None:
+            reason = "the model's forward pass raised (see train.output_shape)"
+        elif level >= 1 and first.outputs is None:
+            reason = "the model's output is not one tensor (see train.output_shape)"
+        elif level >= 1 and not bool(torch.isfinite(first.outputs).all()):
+            reason = "the model's first outputs are not finite (see train.finite_outputs)"
+        elif level >= 2 and first.rows_problem is not None:
+            reason = "the outputs do not have one row per sample (see train.output_shape)"
+        elif level >= 2 and first.loss is None:
+            reason = "the loss could not be computed on the outputs (see train.output_shape)"
+        elif level >= 2 and not math.isfinite(first.loss):
+            reason = "the model's first outputs or loss are not finite (see train.finite_outputs)"
+        elif level >= 3 and first.loss_detached:
+            reason = "the loss is detached from the model (see train.gradients)"
+        return None if reason is None else CheckResult(check_id, Status.SKIP, f"skipped: {reason}")
+
     def skip_if_not_finite(self, check_id: str) -> CheckResult | None:
-        """A SKIP result when the first forward pass is not finite: every training check would
-        fail for that one reason, which train.finite_outputs already reports."""
-        first = self.first_pass
-        if bool(torch.isfinite(first.outputs).all()) and np.isfinite(first.loss):
-            return None
-        return CheckResult(
-            check_id,
-            Status.SKIP,
-            "skipped: the model's first outputs or loss are not finite (see train.finite_outputs)",
-        )
+        """The guard of the checks that train: a SKIP result when they cannot run for a
+        reason another check already reports (forward error, output shape, non-finite
+        outputs or loss, a detached loss); ``skip_unless(check_id, "training")``."""
+        return self.skip_unless(check_id, "training")
 
 
 def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -16,7 +16,7 @@ from dlqa.train.sanity.context import SanityContext, relative_difference
 
 def check_determinism(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     check_id = "train.determinism"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "training")) is not None:
         return skipped
     steps = int(params["steps"])
     first = ctx.training_curve(steps)
@@ -68,7 +68,7 @@ def mode_dependent_layers(model: nn.Module) -> list[str]:
 
 def check_modes(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     check_id = "train.modes"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "outputs")) is not None:
         return skipped
     model = ctx.fresh_model(train=False)
     layers = mode_dependent_layers(model)

@@ -16,101 +16,83 @@ from dlqa.train.sanity.losses import (
     looks_like_probabilities,
     loss_reduction,
 )
+from dlqa.train.sanity.shapes import declared_shape_problems, shape_text
 
-
-def _shape_text(shape: Any) -> str:
-    return "(" + ", ".join("*" if d is None else str(d) for d in shape) + ")"
-
-
-def _declared_shape_problems(actual: tuple[int, ...], declared: tuple[Any, ...]) -> list[str]:
-    if len(actual) != len(declared):
-        return [f"has {len(actual)} dimensions, declared {len(declared)}"]
-    return [
-        f"dimension {i} is {a}, declared {d}"
-        for i, (a, d) in enumerate(zip(actual, declared, strict=True))
-        if d is not None and d != -1 and a != d
-    ]
-
-
-def _derived_shape_problems(ctx: SanityContext, outputs: torch.Tensor) -> list[str]:
-    """What the batch and the loss type say the output shape must be."""
-    problems = []
-    shape, targets = tuple(outputs.shape), ctx.targets
-    if not shape or shape[0] != ctx.batch_size:
-        problems.append(f"first dimension should be the batch size {ctx.batch_size}")
-    kind = ctx.loss_kind
-    if kind in ("cross_entropy", "nll"):
-        if len(shape) < 2:
-            problems.append("a classification loss needs (batch, classes, ...) outputs")
-        elif not targets.is_floating_point():
-            expected = (shape[0], *shape[2:])
-            if tuple(targets.shape) != expected:
-                problems.append(
-                    f"class-index targets of shape {tuple(targets.shape)} need outputs "
-                    f"(batch, classes{', ...' if len(shape) > 2 else ''}) matching them"
-                )
-            elif targets.numel() and int(targets.max()) >= shape[1]:
-                problems.append(
-                    f"the largest target class is {int(targets.max())} but there are only "
-                    f"{shape[1]} output classes"
-                )
-    elif kind in ("bce_with_logits", "bce"):
-        if tuple(targets.shape) != shape:
-            problems.append(f"binary losses need outputs shaped like the targets {targets.shape}")
-    elif targets.is_floating_point() and tuple(targets.shape) != shape:
-        # The classic regression bug: (B, 1) outputs against (B,) targets broadcast to (B, B).
-        try:
-            combined = torch.broadcast_shapes(outputs.shape, targets.shape)
-        except RuntimeError:
-            combined = None
-        if combined is not None and math.prod(combined) > max(outputs.numel(), targets.numel()):
-            problems.append(
-                f"outputs {shape} and targets {tuple(targets.shape)} broadcast to "
-                f"{tuple(combined)}, mixing every sample with every target"
-            )
-    return problems
+_SHAPE = "train.output_shape"
 
 
 def check_output_shape(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
-    outputs = ctx.first_pass.outputs
+    check_id = _SHAPE
+    first = ctx.first_pass
+    if first.error is not None:
+        # The model raised: an error finding that names the module, not a usage error.
+        return CheckResult(
+            check_id, Status.ERROR, first.error.message, details=first.error.details()
+        )
+    listing = {"outputs": list(first.listing)} if first.listing else {}
+    if first.outputs is None:
+        return CheckResult(
+            check_id,
+            verdict(True, params),
+            str(first.output_problem),
+            value=1.0,
+            threshold=0.0,
+            details={**listing, "problems": [first.output_problem]},
+        )
+    outputs = first.outputs
     actual = tuple(outputs.shape)
     if ctx.expected_output_shape is not None:
-        expectation = f"declared {_shape_text(ctx.expected_output_shape)}"
-        problems = _declared_shape_problems(actual, tuple(ctx.expected_output_shape))
+        expectation = f"declared {shape_text(ctx.expected_output_shape)}"
     else:
         expectation = "derived from the batch and the loss"
-        problems = _derived_shape_problems(ctx, outputs)
+    problems = [first.rows_problem] if first.rows_problem else []
+    if first.rows_problem is None:
+        problems += ctx.shape_problems(outputs)
+    elif ctx.expected_output_shape is not None:
+        problems += declared_shape_problems(actual, tuple(ctx.expected_output_shape))
+    if first.loss_error is not None:
+        problems.append(first.loss_error)
     summary = f"output shape {actual} ({expectation})"
     summary += ": " + "; ".join(problems) if problems else " is as expected"
     return CheckResult(
-        "train.output_shape",
+        check_id,
         verdict(bool(problems), params),
         summary,
         value=float(len(problems)),
         threshold=0.0,
         details={
             "shape": list(actual),
+            "batch_size": ctx.batch_size,
             "expected": None
             if ctx.expected_output_shape is None
             else list(ctx.expected_output_shape),
             "targets_shape": list(ctx.targets.shape),
             "problems": problems,
+            **listing,
         },
     )
 
 
 def check_finite_outputs(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
+    check_id = "train.finite_outputs"
     first = ctx.first_pass
-    per_sample = first.outputs.reshape(first.outputs.shape[0], -1) if first.outputs.ndim else None
+    if first.error is not None or first.outputs is None:
+        what = "forward pass raised" if first.error is not None else "output is not one tensor"
+        return CheckResult(check_id, Status.SKIP, f"skipped: the model's {what} (see {_SHAPE})")
+    # Outputs that are not one row per sample are judged as a whole (no per-sample evidence).
+    by_sample = first.outputs.ndim > 0 and first.rows_problem is None
+    per_sample = first.outputs.reshape(first.outputs.shape[0], -1) if by_sample else None
     items = []
     if per_sample is not None:
         nan = torch.isnan(per_sample).sum(1)
         inf = torch.isinf(per_sample).sum(1)
         for index in torch.nonzero((nan + inf) > 0).flatten().tolist():
             items.append({"id": index, "nan": int(nan[index]), "inf": int(inf[index])})
-    loss_finite = math.isfinite(first.loss)
+    loss_finite = first.loss is None or math.isfinite(first.loss)
     bad = bool(items) or not loss_finite or not bool(torch.isfinite(first.outputs).all())
-    if not bad:
+    if not bad and first.loss is None:
+        summary = "the outputs are finite (the loss was not computed: see train.output_shape)"
+    elif not bad:
         summary = (
             f"outputs of all {ctx.batch_size} samples and the loss {first.loss:.4g} are finite"
         )
@@ -119,10 +101,12 @@ def check_finite_outputs(ctx: SanityContext, params: dict[str, Any]) -> CheckRes
             f"{len(items)} of {ctx.batch_size} samples have NaN or infinite outputs "
             "(look for log, sqrt or division of values that can be <= 0)"
         )
+    elif loss_finite:
+        summary = "some outputs are NaN or infinite"
     else:
         summary = f"the outputs are finite but the loss is {first.loss}"
     return CheckResult(
-        "train.finite_outputs",
+        check_id,
         verdict(bad, params),
         summary,
         value=float(len(items)),
@@ -130,13 +114,13 @@ def check_finite_outputs(ctx: SanityContext, params: dict[str, Any]) -> CheckRes
         evidence=[Evidence("samples", items, len(items), "samples with non-finite outputs")]
         if items
         else [],
-        details={"loss": first.loss if loss_finite else str(first.loss)},
+        details={"loss": first.loss if first.loss is None or loss_finite else str(first.loss)},
     )
 
 
 def check_initial_loss(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     check_id = "train.initial_loss"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "loss")) is not None:
         return skipped
     if ctx.loss_kind is None:
         return CheckResult(

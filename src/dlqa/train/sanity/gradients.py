@@ -23,13 +23,17 @@ def _listing(names: list[str], limit: int = 5) -> str:
 def check_gradient_flow(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     """``train.gradients``: every trainable parameter gets a finite, non-zero gradient."""
     check_id = "train.gradients"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "loss")) is not None:
         return skipped
     model = ctx.fresh_model()
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not trainable:
         return CheckResult(check_id, verdict(True, params), "the model has no trainable parameters")
-    ctx.loss(ctx.forward(model)).backward()
+    outputs = ctx.forward(model)
+    loss = ctx.loss(outputs)
+    if loss.grad_fn is None:
+        return _detached(check_id, params, outputs, len(trainable))
+    loss.backward()
     rows, failing = [], []
     for name, parameter in trainable:
         grad = parameter.grad
@@ -62,9 +66,34 @@ def check_gradient_flow(ctx: SanityContext, params: dict[str, Any]) -> CheckResu
     )
 
 
+def _detached(
+    check_id: str, params: dict[str, Any], outputs: torch.Tensor, trainable: int
+) -> CheckResult:
+    """A loss without grad_fn: backward() cannot reach any parameter, so nothing trains."""
+    if outputs.grad_fn is None:
+        cause = (
+            "the model's outputs are already detached: look for .detach(), .data, .item() or "
+            "torch.no_grad() in forward"
+        )
+    else:
+        cause = (
+            "loss_fn cuts it from the outputs: look for .detach(), .item() wrapped back in a "
+            "tensor, or torch.no_grad() in the loss"
+        )
+    return CheckResult(
+        check_id,
+        verdict(True, params),
+        f"the loss is detached from the model: it has no grad_fn, so backward() reaches none "
+        f"of the {trainable} trainable parameters ({cause})",
+        value=float(trainable),
+        threshold=0.0,
+        details={"loss_detached": True, "outputs_detached": outputs.grad_fn is None},
+    )
+
+
 def check_updates(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     check_id = "train.updates"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "training")) is not None:
         return skipped
     model = ctx.fresh_model()
     optimizer = ctx.fresh_optimizer(model)
@@ -135,6 +164,8 @@ def check_frozen(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
             "the model has no frozen parameters (requires_grad=False) and no buffers were "
             "declared constant (frozen_buffers)",
         )
+    if (skipped := ctx.skip_unless(check_id, "training")) is not None:
+        return skipped
     before = {name: tensor.detach().clone() for name, tensor in watched.items()}
     optimizer = ctx.fresh_optimizer(model)
     for _ in range(params["steps"]):

@@ -23,11 +23,14 @@ def probe_indices(batch_size: int, max_probes: int) -> list[int]:
 
 def _gradient_dependence(
     ctx: SanityContext, model: torch.nn.Module, probes: list[int]
-) -> dict[int, torch.Tensor]:
+) -> dict[int, torch.Tensor] | None:
     """For each probe i: how strongly each sample's input moves sample i's output, measured by
-    the largest |d output_i / d input_j|, relative to sample i's own."""
+    the largest |d output_i / d input_j|, relative to sample i's own. None when the outputs
+    are cut from the graph (a .detach() in forward: train.gradients reports it)."""
     inputs = ctx.inputs.detach().clone().requires_grad_(True)
     outputs = ctx.forward(model, inputs)
+    if not outputs.requires_grad:
+        return None
     # A random projection of the output: a plain sum can cancel (softmax outputs sum to 1).
     generator = torch.Generator().manual_seed(ctx.seed)
     projection = torch.randn(outputs.shape[1:], generator=generator, dtype=torch.float64)
@@ -67,15 +70,17 @@ def _perturbation_dependence(
 
 def check_batch_independence(ctx: SanityContext, params: dict[str, Any]) -> CheckResult:
     check_id = "train.batch_independence"
-    if (skipped := ctx.skip_if_not_finite(check_id)) is not None:
+    if (skipped := ctx.skip_unless(check_id, "loss")) is not None:
         return skipped
     if ctx.batch_size < 2:
         return CheckResult(check_id, Status.SKIP, "needs a batch of at least 2 samples")
     model = ctx.fresh_model(train=False)
     probes = probe_indices(ctx.batch_size, int(params["max_probes"]))
-    by_gradient = ctx.inputs.is_floating_point()
-    if by_gradient:
-        dependence = _gradient_dependence(ctx, model, probes)
+    dependence = (
+        _gradient_dependence(ctx, model, probes) if ctx.inputs.is_floating_point() else None
+    )
+    by_gradient = dependence is not None
+    if dependence is not None:
         method = "gradient of each probed sample's output with respect to every other input"
     else:
         dependence = _perturbation_dependence(ctx, model, probes)

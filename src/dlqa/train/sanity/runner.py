@@ -68,6 +68,15 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return inputs, targets
 
 
+def _output_key(key: Any) -> int | str | None:
+    if key is None or isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
+        return key
+    raise UsageError(
+        f"output_key must be an index (int) or a key (str), got {type(key).__name__}",
+        hint="output_key names which of the model's outputs is the logits the loss takes",
+    )
+
+
 def _selected_ids(checks: Iterable[str] | None) -> list[str]:
     if checks is None:
         return list(CHECK_ORDER)
@@ -91,17 +100,12 @@ def _loss_on_device(loss_fn: Any, device: torch.device) -> Any:
 
 
 def _validate_setup(context: SanityContext) -> None:
-    """Run the first forward pass and loss and build the optimizer once, so a broken setup
-    is one clear UsageError rather than twelve crashed checks."""
-    try:
-        first = context.first_pass
-    except UsageError:
-        raise
-    except Exception as exc:
-        raise UsageError(
-            f"the model's forward pass or the loss raised {type(exc).__name__} on the batch: {exc}",
-            hint="run model(inputs) and loss_fn(outputs, targets) on one batch to reproduce it",
-        ) from exc
+    """Run the first forward pass and loss and build the optimizer once, so that the caller's
+    mistakes (a factory that returns no module, a loss that is not a scalar, an output_key
+    the outputs lack) are one clear UsageError rather than crashed checks. The model's own
+    bugs (its forward pass raises, its outputs have the wrong shape) are not: the first pass
+    keeps them for train.output_shape to report, and the checks that can still run do."""
+    first = context.first_pass
     unknown = sorted(set(context.frozen_buffers) - set(first.buffer_names))
     if unknown:
         raise UsageError(
@@ -123,6 +127,7 @@ def battery_context(
     frozen_buffers: Sequence[str] = (),
     seed: int = 0,
     loss_kind: str | None = None,
+    output_key: int | str | None = None,
 ) -> Iterator[SanityContext]:
     """The context the battery's checks read, validated (one UsageError for a setup that
     cannot run at all); on exit the global random state and the user's model are restored."""
@@ -146,9 +151,10 @@ def battery_context(
             model_factory=model_factory,
             loss_fn=_loss_on_device(loss_fn, resolved_device),
             optimizer_factory=optimizer_factory,
-            # Copies: a model that writes into its inputs cannot change the user's batch.
-            inputs=inputs.to(resolved_device).clone(),
-            targets=targets.to(resolved_device).clone(),
+            # Copies, cut from any graph: a model that writes into its inputs cannot change
+            # the user's batch, and a batch that requires grad is no parameter of the model.
+            inputs=inputs.detach().to(resolved_device).clone(),
+            targets=targets.detach().to(resolved_device).clone(),
             device=resolved_device,
             loss_kind=resolve_loss_kind(loss_fn, loss_kind),
             expected_output_shape=None
@@ -156,6 +162,7 @@ def battery_context(
             else tuple(expected_output_shape),
             frozen_buffers=tuple(frozen_buffers),
             seed=int(seed),
+            output_key=_output_key(output_key),
         )
         _validate_setup(context)
         yield context
