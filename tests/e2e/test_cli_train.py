@@ -41,6 +41,44 @@ MODEL = textwrap.dedent(
         generator = torch.Generator().manual_seed(0)
         return torch.randn(16, 4, 4, generator=generator), torch.arange(16) % 4
 
+    class Folded(nn.Module):  # view(-1, 8) folds features into the batch axis
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.head(x.reshape(-1, 8))
+
+    class PlainList(nn.Module):  # layers in a plain list: never trained, never saved
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Flatten(), nn.Linear(16, 32))
+            self.blocks = [nn.Linear(32, 32), nn.Linear(32, 32)]
+            self.head = nn.Linear(32, 4)
+
+        def forward(self, x):
+            x = self.stem(x)
+            for block in self.blocks:
+                x = torch.relu(block(x))
+            return self.head(x)
+
+    class InPlace(nn.Module):  # relu_ on the caller's batch
+        def __init__(self):
+            super().__init__()
+            self.body = build_model()
+
+        def forward(self, x):
+            return self.body(x.relu_())
+
+    def folded():
+        return Folded()
+
+    def plain_list():
+        return PlainList()
+
+    def in_place():
+        return InPlace()
+
     def fast_train():
         return [1.0, 0.8, 0.6, 0.5]
 
@@ -97,6 +135,23 @@ def test_train_check_names_the_parameter_that_never_learns(project):
     gradients = next(r for r in document["results"] if r["check_id"] == "train.gradients")
     assert gradients["status"] == "fail"
     assert "extra.weight" in json.dumps(gradients["evidence"])
+
+
+@pytest.mark.parametrize(
+    ("factory", "check_id", "words"),
+    [
+        ("folded", "train.output_shape", "32 output rows for a batch of 16"),
+        ("plain_list", "train.unregistered_parameters", "blocks[0].weight"),
+        ("in_place", "train.input_mutation", "changed its input in place"),
+    ],
+)
+def test_a_model_bug_is_a_finding_of_its_own_check(project, factory, check_id, words):
+    _, module = project
+    write_config(module, model=f"{module}:{factory}", fast="")
+    code, out, err = run_cli("train", "check", "-q", "--json", "t.json")
+    assert code == 1, (out, err)  # a finding, not a usage error (2)
+    results = {r["check_id"]: r for r in json.loads(Path("t.json").read_text())["results"]}
+    assert results[check_id]["status"] == "fail" and words in results[check_id]["summary"]
 
 
 def test_train_fast_fails_when_the_loss_rises(project):
