@@ -1,4 +1,4 @@
-"""Wall time of the training sanity battery (all twelve checks, default budgets).
+"""Wall time of the training sanity battery (every check, default budgets).
 
 Batch 32, 10 classes, Adam. Three setups, timed in interleaved rounds (one run of each per
 round, so that a burst of load on a shared machine hits them alike) and reported as medians:
