@@ -23,11 +23,11 @@ __all__ = [
 
 def __getattr__(name: str):  # noqa: ANN202
     # `dlqa.monitor(model, optimizer)` and `dlqa.check_batches(loader)` without importing
-    # torch when dlqa is imported.
-    if name == "monitor":
-        from dlqa.train.monitor import monitor
+    # torch when dlqa is imported. The monitor is the runner's: it stores its run.
+    if name in ("monitor", "monitor_callback"):
+        from dlqa.runner import monitor_run
 
-        return monitor
+        return getattr(monitor_run, name)
     if name == "check_batches":  # DataLoader batch checks, without importing numpy eagerly
         from dlqa.data.batches import check_batches
 

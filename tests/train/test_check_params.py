@@ -51,6 +51,8 @@ BOUNDS = [
     ("monitor.loss_spikes", "factor", 0.5, 1.01),
     ("monitor.loss_spikes", "window", 0, 5),
     ("monitor.loss_spikes", "max_events", -1, 0),
+    ("monitor.loss_spikes", "noise_factor", -1.0, 0.0),
+    ("monitor.loss_spikes", "min_jump", -0.1, 0.0),
     ("monitor.dead_relu", "max_dead_fraction", 1.5, 1.0),
     ("monitor.dead_relu", "max_dead_fraction", -0.1, 0.0),
     ("monitor.update_ratio", "min_ratio", -1e-6, 0.0),

@@ -12,6 +12,8 @@ from dlqa.core.gates import gate_fails
 from dlqa.core.results import CheckResult
 from dlqa.demo.build import DemoProject
 from dlqa.demo.eval_part import MODEL_FILE
+from dlqa.runner.monitor_run import KIND as MONITOR_KIND
+from dlqa.runner.monitor_run import record_monitor
 from dlqa.runner.session import RunSession
 
 # Long enough for the evaluation part to have a model worth evaluating (about 0.95 accuracy
@@ -49,19 +51,20 @@ class MonitoredTraining:
 
 
 def run_monitored_training(project: DemoProject, config: Config) -> MonitoredTraining:
-    """Train the demo CNN with dlqa.monitor attached, store its findings as a run and save
-    its weights where ``[eval] weights`` expects them."""
+    """Train the demo CNN with dlqa.monitor attached, store its findings as a monitor run
+    (as ``dlqa.monitor`` does: results judged with the project's gates, the monitor's record)
+    and save its weights where ``[eval] weights`` expects them."""
     import torch
 
     from dlqa.demo.training import train
 
     session = RunSession(
-        config, kind="train.monitor", title="Monitored training of the demo CNN", formats=()
+        config, kind=MONITOR_KIND, title="Monitored training of the demo CNN", formats=()
     )
     with session:
         trained = train(epochs=MONITORED_EPOCHS, monitor=True, data_dir=project.data_dir)
-        for result in trained.monitor_results:
-            session.add_result(result)
+        if trained.monitor is not None:
+            trained.monitor_results = record_monitor(session, trained.monitor)
     assert session.run_id is not None
     weights = project.root / MODEL_FILE
     weights.parent.mkdir(parents=True, exist_ok=True)

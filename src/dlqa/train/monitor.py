@@ -14,44 +14,53 @@ with dlqa.monitor(model, optimizer) as m:
 results = m.results()
 ```
 
-Every step costs a few scalar reads: the loss (is it finite? a spike?) and the total gradient
-norm (finite? an explosion?). The expensive parts are sampled: every ``activation_every``
-steps, forward hooks on every module look for non-finite activations and measure dead ReLU
-units, and the weights are snapshotted to measure one optimizer update. When the loss turns
-non-finite on an unsampled step, the step's forward pass is replayed with the hooks to name the
-module that produced the first non-finite value.
+Every step reads the loss (is it finite? then name the culprit now, while the weights that
+produced it are still there) and computes the gradient norms (one fused call), which are read
+32 steps at a time (a non-finite one still names its step and parameters; spikes and
+explosions are tested over those batches); the confusion matrix keeps references to the
+outputs and counts them in bulk. The expensive parts are sampled: every ``activation_every``
+steps, hooks on every module look for non-finite activations and measure dead units of
+ReLU-like activations (modules and functions), and the weights are snapshotted to measure one
+optimizer update. When the loss turns non-finite on an unsampled step, the step's forward
+pass is replayed with the hooks to name the module that produced the first non-finite value.
+
+This class stores nothing; ``dlqa.monitor()`` (the runner's) gives it a ``recorder`` that
+records the monitoring as a run in dlqa's store.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from dlqa.core.errors import UsageError
 from dlqa.core.results import CheckResult
-from dlqa.train import monitor_checks as checks
+from dlqa.train import monitor_rules as rules
 from dlqa.train import require_torch
-from dlqa.train.monitor_hooks import (
-    LOSS_FUNCTION,
-    RELU_TYPES,
-    ActivationScan,
-    ConfusionCounter,
-    all_finite,
-    loss_value,
-    module_label,
-    replay_forward,
-    total_norm,
-    validate_options,
-)
+from dlqa.train.monitor_confusion import ConfusionCounter
+from dlqa.train.monitor_grads import ScalerWatch
+from dlqa.train.monitor_hooks import ActivationScan
+from dlqa.train.monitor_options import validate_options
+from dlqa.train.monitor_series import SeriesWatch, SpikeWatch
+from dlqa.train.monitor_step import StepObserver
 
 torch = require_torch()
 
 
-class TrainingMonitor:
+class MonitorRecorder(Protocol):
+    """Records a monitor's run somewhere (``dlqa.runner.monitor_run`` stores it)."""
+
+    def open(self, monitor: TrainingMonitor) -> int | None:
+        """Start a run when monitoring starts; its id, if it has one."""
+
+    def close(self, monitor: TrainingMonitor, exc: BaseException | None) -> None:
+        """Store the results and finish the run: ``exc`` is what stopped training, if any."""
+
+
+class TrainingMonitor(StepObserver):
     """Watches a training loop; see the module docstring for the calling pattern.
 
     ``step()`` must come after ``loss.backward()`` (it reads the gradients) and before
@@ -61,11 +70,14 @@ class TrainingMonitor:
     ``optimizer.step()`` through its step hook, which also works with gradient accumulation).
 
     Options: ``activation_every`` sampled steps (0 turns activation scans and update ratios
-    off); ``grad_norm_factor`` / ``spike_factor`` times the running median of the last
-    ``window`` steps is an explosion / a spike; ``num_classes`` fixes the confusion matrix's
-    size (inferred otherwise); ``max_dead_fraction`` of dead units flags a ReLU layer;
-    ``update_ratio_range`` is the healthy band of update-to-weight ratios. Step numbers in
-    ``findings`` count ``step()`` calls from 0.
+    off); ``grad_norm_factor`` times the running median of the last ``window`` steps is an
+    explosion; a loss above ``spike_factor`` times its running median is a spike when the jump
+    also exceeds ``spike_noise_factor`` robust standard deviations of the window and
+    ``spike_min_jump`` times the loss's level at the start; ``num_classes`` fixes the confusion
+    matrix's size (inferred otherwise); ``max_dead_fraction`` of dead units flags an
+    activation; ``update_ratio_range`` is the healthy band of update-to-weight ratios;
+    ``max_consecutive_skips`` steps in a row skipped by an AMP GradScaler are a non-finite
+    gradient finding. Step numbers in ``findings`` count ``step()`` calls from 0.
     """
 
     def __init__(
@@ -74,101 +86,142 @@ class TrainingMonitor:
         optimizer: torch.optim.Optimizer | None = None,
         *,
         activation_every: int = 50,
-        grad_norm_factor: float = checks.DEFAULT_GRAD_NORM_FACTOR,
-        spike_factor: float = checks.DEFAULT_SPIKE_FACTOR,
-        window: int = checks.DEFAULT_WINDOW,
+        grad_norm_factor: float = rules.DEFAULT_GRAD_NORM_FACTOR,
+        spike_factor: float = rules.DEFAULT_SPIKE_FACTOR,
+        spike_noise_factor: float = rules.DEFAULT_SPIKE_NOISE_FACTOR,
+        spike_min_jump: float = rules.DEFAULT_SPIKE_MIN_JUMP,
+        window: int = rules.DEFAULT_WINDOW,
         num_classes: int | None = None,
-        max_dead_fraction: float = checks.DEFAULT_MAX_DEAD_FRACTION,
+        max_dead_fraction: float = rules.DEFAULT_MAX_DEAD_FRACTION,
         update_ratio_range: tuple[float, float] = (
-            checks.DEFAULT_MIN_UPDATE_RATIO,
-            checks.DEFAULT_MAX_UPDATE_RATIO,
+            rules.DEFAULT_MIN_UPDATE_RATIO,
+            rules.DEFAULT_MAX_UPDATE_RATIO,
         ),
+        max_consecutive_skips: int = 16,
+        recorder: MonitorRecorder | None = None,
     ) -> None:
         validate_options(
             model,
             optimizer,
             activation_every,
-            grad_norm_factor,
-            spike_factor,
             window,
             num_classes,
             max_dead_fraction,
             update_ratio_range,
+            factors={"grad_norm_factor": grad_norm_factor, "spike_factor": spike_factor},
+            positives={
+                "spike_noise_factor": spike_noise_factor,
+                "spike_min_jump": spike_min_jump,
+                "max_consecutive_skips": max_consecutive_skips,
+            },
         )
         self.model = model
         self.optimizer = optimizer
         self.activation_every = activation_every
         self.grad_norm_factor = float(grad_norm_factor)
         self.spike_factor = float(spike_factor)
+        self.spike_noise_factor = float(spike_noise_factor)
+        self.spike_min_jump = float(spike_min_jump)
         self.window = window
         self.num_classes = num_classes
         self.max_dead_fraction = float(max_dead_fraction)
         self.update_ratio_range = (float(update_ratio_range[0]), float(update_ratio_range[1]))
+        self.recorder = recorder
+        self.run_id: int | None = None
 
-        self.findings: list[dict[str, Any]] = []
+        self._findings: list[dict[str, Any]] = []  # read through `findings`
+        self._findings_unsorted = False
         self.confusion: list[np.ndarray] = []
         self.losses = array("d")  # one per step; NaN/inf kept as they came
-        self.grad_norms = array("d")
+        self._grad_norms = array("d")  # read through `grad_norms`
+        self._pending_norms: list[list[torch.Tensor]] = []  # computed, not read yet
         self.dead_relu_fractions: dict[str, list[tuple[int, float]]] = {}
         self.update_ratios: dict[str, list[tuple[int, float]]] = {}
-        self.relu_modules = [
-            module_label(n) for n, m in model.named_modules() if isinstance(m, RELU_TYPES)
-        ]
+        self.amp = ScalerWatch(int(max_consecutive_skips))
         self.steps = 0
         self.epochs = 0
         self.activation_scans = 0
 
         self._attached = False
+        self._recording = False
         self._handles: list[Any] = []
+        # The optimizer's step hook, installed only while a sampled step's update is awaited.
+        self._update_hook: Any = None
         self._scan: ActivationScan | None = None
         self._captured_inputs: tuple[tuple, dict] | None = None
         self._snapshot: tuple[int, dict[str, torch.Tensor]] | None = None
-        self._loss_watch = _SeriesWatch(window, self.spike_factor)
-        self._grad_norm_watch = _SeriesWatch(window, self.grad_norm_factor)
+        self._loss_watch = SpikeWatch(
+            window, self.spike_factor, self.spike_noise_factor, self.spike_min_jump
+        )
+        self._grad_norm_watch = SeriesWatch(window, self.grad_norm_factor)
+        self._series_tested = 0  # steps whose loss and gradient norm the watches have seen
+        self._loss_finite = True  # the last step's loss; a change to non-finite is a finding
+        self._grads_finite = True
         self._flagged_dead: set[str] = set()
         self._flagged_ratio: set[str] = set()
         self._confusion = ConfusionCounter(num_classes)
         self._parameters: dict[str, torch.nn.Parameter] = {}
+        self._trained: list[torch.nn.Parameter] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def attach(self) -> TrainingMonitor:
-        """Install the hooks (``with`` does this); a second call does nothing."""
+        """Start the run (with a recorder) and install the hooks (``with`` does this); a second
+        call does nothing."""
         if self._attached:
             return self
+        if self.recorder is not None and not self._recording:
+            self.run_id = self.recorder.open(self)  # before the hooks: it may fail
+            self._recording = True
         self._parameters = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        self._trained = list(self._parameters.values())
         self._handles.append(
             self.model.register_forward_pre_hook(self._capture_inputs, with_kwargs=True)
         )
-        if self.optimizer is not None:
-            self._handles.append(self.optimizer.register_step_post_hook(self._after_update))
         self._attached = True
         self._arm_scan_if_sampled(self.steps)
         return self
 
-    def detach(self) -> None:
-        """Remove every hook; an epoch left open gets its confusion matrix now."""
+    def close(self, exc: BaseException | None = None) -> None:
+        """Remove every hook, close an open epoch's confusion matrix and finish the run (as
+        failed or interrupted when ``exc`` is what stopped training); a second call does
+        nothing."""
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._drop_update_hook()
         if self._scan is not None:
             self._scan.remove()
             self._scan = None
         self._captured_inputs = None
         self._snapshot = None
-        self._attached = False
-        self._close_confusion()
+        was_attached, self._attached = self._attached, False
+        if was_attached:
+            self._close_confusion()
+        if self._recording:
+            self._recording = False
+            assert self.recorder is not None
+            self.recorder.close(self, exc)
+
+    def detach(self) -> None:
+        """``close()`` after training that ended normally."""
+        self.close(None)
 
     def __enter__(self) -> TrainingMonitor:
         return self.attach()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.detach()
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        self.close(exc)
 
     # -- per step --------------------------------------------------------------------------
 
-    def step(self, loss: Any, *, outputs: Any = None, targets: Any = None) -> None:
-        """Record one training step: after ``loss.backward()``, before ``optimizer.step()``."""
+    def step(
+        self, loss: Any, *, outputs: Any = None, targets: Any = None, scaler: Any = None
+    ) -> None:
+        """Record one training step: after ``loss.backward()``, before ``optimizer.step()``.
+
+        ``scaler``: the AMP ``GradScaler`` (``torch.amp`` or ``torch.cuda.amp``) when the
+        loss was scaled; pass the unscaled loss."""
         if not self._attached:
             raise UsageError(
                 "TrainingMonitor.step() called outside the monitor",
@@ -178,22 +231,13 @@ class TrainingMonitor:
             raise UsageError(
                 "step() needs both outputs= and targets= for the confusion matrix, or neither"
             )
-        step = self.steps
-        if self.optimizer is None:
-            self._measure_update()  # the previous sampled step's update, read from the weights
-        scan, self._scan = self._scan, None
-        if scan is not None:
-            scan.remove()
-            self._record_scan(step, scan)
-        self._observe_loss(step, loss_value(loss), scan, outputs)
-        self._observe_gradients(step)
-        if self.activation_every and step % self.activation_every == 0:
-            self._snapshot_weights(step)
+        self._observe_step(loss, outputs, scaler)
         if outputs is not None:
             self._confusion.add(outputs, targets)
         self.steps += 1
         self._captured_inputs = None  # do not keep the batch alive longer than the loop does
-        self._arm_scan_if_sampled(self.steps)
+        if self.activation_every and self.steps % self.activation_every == 0:
+            self._arm_scan_if_sampled(self.steps)
 
     def record_predictions(self, outputs: Any, targets: Any) -> None:
         """Add a batch to this epoch's confusion matrix (``step(outputs=, targets=)`` does it)."""
@@ -210,7 +254,12 @@ class TrainingMonitor:
         """The monitor's own settings as parameters of its checks (gates may override them)."""
         return {
             "monitor.grad_explosion": {"factor": self.grad_norm_factor, "window": self.window},
-            "monitor.loss_spikes": {"factor": self.spike_factor, "window": self.window},
+            "monitor.loss_spikes": {
+                "factor": self.spike_factor,
+                "window": self.window,
+                "noise_factor": self.spike_noise_factor,
+                "min_jump": self.spike_min_jump,
+            },
             "monitor.dead_relu": {"max_dead_fraction": self.max_dead_fraction},
             "monitor.update_ratio": {
                 "min_ratio": self.update_ratio_range[0],
@@ -222,26 +271,30 @@ class TrainingMonitor:
         """One CheckResult per monitor check id (a pass where nothing was found)."""
         from dlqa.core.registry import get_spec
         from dlqa.core.suite import Suite
+        from dlqa.train.monitor_checks import CHECK_IDS
 
         overrides = self.check_parameters()
         for check_id, values in (gates or {}).items():
-            if check_id in checks.CHECK_IDS:
+            if check_id in CHECK_IDS:
                 overrides[check_id] = {**overrides.get(check_id, {}), **values}
-        specs = [get_spec(check_id) for check_id in checks.CHECK_IDS]
-        return Suite(specs, overrides, order=checks.CHECK_IDS).run(self).results
+        specs = [get_spec(check_id) for check_id in CHECK_IDS]
+        return Suite(specs, overrides, order=CHECK_IDS).run(self).results
 
-    def to_dict(self) -> dict[str, Any]:
-        """What to store with the run: settings, findings, confusion matrices and series."""
+    def to_dict(self, max_points: int | None = None) -> dict[str, Any]:
+        """What to store with the run: settings, findings, confusion matrices and series
+        (``max_points``: at most that many points per series, every step when None)."""
+        settings = self.check_parameters() | {"activation_every": self.activation_every}
         return {
             "steps": self.steps,
             "epochs": self.epochs,
-            "settings": self.check_parameters() | {"activation_every": self.activation_every},
-            "findings": [checks.json_safe(finding) for finding in self.findings],
+            "settings": settings,
+            "findings": [rules.json_safe(finding) for finding in self.findings],
             "confusion": [matrix.tolist() for matrix in self.confusion],
-            "losses": [v if math.isfinite(v) else None for v in self.losses],
-            "grad_norms": [v if math.isfinite(v) else None for v in self.grad_norms],
+            "losses": _series(self.losses, max_points),
+            "grad_norms": _series(self.grad_norms, max_points),
             "dead_relu_fractions": {k: list(v) for k, v in self.dead_relu_fractions.items()},
             "update_ratios": {k: list(v) for k, v in self.update_ratios.items()},
+            "amp": self.amp.to_dict(),
         }
 
     # -- internals -------------------------------------------------------------------------
@@ -255,112 +308,13 @@ class TrainingMonitor:
         if self.activation_every and step % self.activation_every == 0 and self._scan is None:
             self._scan = ActivationScan(self.model)
 
-    def _add(self, step: int, kind: str, value: float | None, **where: Any) -> None:
-        self.findings.append({"step": step, "kind": kind, **where, "value": value})
-
-    def _record_scan(self, step: int, scan: ActivationScan) -> None:
-        if not scan.saw_forward:
-            return
-        self.activation_scans += 1
-        culprit = scan.nonfinite_culprit()
-        # Once the loss is non-finite the weights usually are too: no new finding every scan.
-        if culprit is not None and self._loss_watch.was_finite:
-            self._add(step, "nonfinite_activation", None, **culprit, source="sampled scan")
-        for module, fraction in scan.dead_fractions.items():
-            self.dead_relu_fractions.setdefault(module, []).append((step, fraction))
-            dead = fraction > self.max_dead_fraction
-            if dead and module not in self._flagged_dead:
-                self._add(step, "dead_relu", fraction, module=module)
-            (self._flagged_dead.add if dead else self._flagged_dead.discard)(module)
-
-    def _observe_loss(
-        self, step: int, value: float, scan: ActivationScan | None, outputs: Any
-    ) -> None:
-        self.losses.append(value)
-        median, turned_nonfinite = self._loss_watch.observe(value)
-        if median is not None:
-            self._add(step, "loss_spike", value, running_median=median)
-        if not turned_nonfinite:
-            return
-        self._add(step, "nonfinite_loss", value)
-        if scan is not None and scan.saw_forward:
-            # This step was sampled: the scan has named the module, unless all were finite.
-            if scan.nonfinite_culprit() is None:
-                self._blame_loss_function(step, "sampled scan", "every activation was finite")
-            return
-        if outputs is not None and all_finite(outputs):
-            self._blame_loss_function(step, "outputs", "the model's outputs were finite")
-            return
-        culprit, replayed = replay_forward(self.model, self._captured_inputs)
-        if culprit is None:
-            culprit = {
-                "module": LOSS_FUNCTION if replayed else None,
-                "module_type": None,
-                "note": "the replayed forward pass was finite: the loss function (or randomness "
-                "the replay did not reproduce) produced the value"
-                if replayed
-                else "the forward pass could not be replayed",
-            }
-        self._add(step, "nonfinite_activation", None, **culprit, source="replay")
-
-    def _blame_loss_function(self, step: int, source: str, note: str) -> None:
-        self._add(
-            step, "nonfinite_activation", None, module=LOSS_FUNCTION, source=source, note=note
-        )
-
-    def _observe_gradients(self, step: int) -> None:
-        grads = [p.grad for p in self._parameters.values() if p.grad is not None]
-        norm = total_norm(grads)
-        self.grad_norms.append(norm)
-        median, turned_nonfinite = self._grad_norm_watch.observe(norm)
-        if median is not None:
-            self._add(step, "grad_explosion", norm, running_median=median)
-        if not turned_nonfinite:
-            return
-        bad = [
-            name
-            for name, p in self._parameters.items()
-            if p.grad is not None and not bool(torch.isfinite(p.grad).all())
-        ]
-        for name in bad:
-            module = module_label(name.rpartition(".")[0])
-            self._add(step, "nonfinite_gradient", None, parameter=name, module=module)
-        if not bad:  # every gradient finite, but their squares overflowed the norm
-            self._add(step, "grad_explosion", norm, running_median=None, note="norm overflowed")
-
-    def _snapshot_weights(self, step: int) -> None:
-        # Weights only (ndim >= 2) that got a gradient: frozen and unused parameters never move.
-        with torch.no_grad():
-            weights = {
-                name: p.detach().clone()
-                for name, p in self._parameters.items()
-                if p.dim() >= 2 and p.grad is not None
-            }
-        self._snapshot = (step, weights) if weights else None
-
     def _after_update(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._measure_update()
 
-    def _measure_update(self) -> None:
-        if self._snapshot is None:
-            return
-        step, before = self._snapshot
-        self._snapshot = None
-        low, high = self.update_ratio_range
-        with torch.no_grad():
-            for name, old in before.items():
-                weight_norm = float(torch.linalg.vector_norm(old))
-                if weight_norm == 0.0 or not math.isfinite(weight_norm):
-                    continue
-                change = float(torch.linalg.vector_norm(self._parameters[name] - old))
-                ratio = change / weight_norm
-                if not math.isfinite(ratio):
-                    continue  # non-finite weights are the nonfinite check's finding
-                self.update_ratios.setdefault(name, []).append((step, ratio))
-                outside = not low <= ratio <= high
-                if outside and name not in self._flagged_ratio:
-                    self._add(step, "update_ratio", ratio, parameter=name)
-                (self._flagged_ratio.add if outside else self._flagged_ratio.discard)(name)
+    def _drop_update_hook(self) -> None:
+        if self._update_hook is not None:
+            self._update_hook.remove()
+            self._update_hook = None
 
     def _close_confusion(self) -> None:
         matrix = self._confusion.close()
@@ -368,30 +322,15 @@ class TrainingMonitor:
             self.confusion.append(matrix)
 
 
-class _SeriesWatch:
-    """The online test of one per-step series (the loss, the total gradient norm)."""
-
-    def __init__(self, window: int, factor: float) -> None:
-        self.recent: deque[float] = deque(maxlen=window)  # the last finite values
-        self.factor = factor
-        self.was_finite = True
-
-    def observe(self, value: float) -> tuple[float | None, bool]:
-        """``(running median, turned non-finite)``: the median when ``value`` exceeds
-        ``factor`` times it (else None), and whether ``value`` starts a run of non-finite
-        values (one finding per run, not one per step)."""
-        if math.isfinite(value):
-            exceeds, median = checks.exceeds_running_median(self.recent, value, self.factor)
-            self.recent.append(value)
-            self.was_finite = True
-            return (median if exceeds else None), False
-        turned = self.was_finite
-        self.was_finite = False
-        return None, turned
+def _series(values: array, max_points: int | None) -> list[float | None]:
+    """The series as JSON values; with ``max_points``, every k-th step (k chosen to fit)."""
+    stride = 1 if not max_points else max(1, math.ceil(len(values) / max_points))
+    return [v if math.isfinite(v) else None for v in values[::stride]]
 
 
 def monitor(
     model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None, **options: Any
 ) -> TrainingMonitor:
-    """A :class:`TrainingMonitor`, for ``with dlqa.monitor(model, optimizer) as m:``."""
+    """A :class:`TrainingMonitor` that stores nothing, for ``with monitor(model, opt) as m:``
+    (``dlqa.monitor`` also records the run in dlqa's store)."""
     return TrainingMonitor(model, optimizer, **options)

@@ -10,26 +10,25 @@ monitor's own settings as the parameters, so by default the results agree with `
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Sequence
 from typing import Any, Protocol
-
-import numpy as np
 
 from dlqa.core.gates import verdict
 from dlqa.core.params import Param
 from dlqa.core.registry import register_check
 from dlqa.core.results import CheckResult, Evidence, Status
+from dlqa.train.monitor_rules import (
+    DEFAULT_GRAD_NORM_FACTOR,
+    DEFAULT_SPIKE_FACTOR,
+    DEFAULT_SPIKE_MIN_JUMP,
+    DEFAULT_SPIKE_NOISE_FACTOR,
+    DEFAULT_WINDOW,
+    MIN_HISTORY,
+    json_safe,
+    loss_spikes,
+    running_median_exceedances,
+)
 
-DEFAULT_GRAD_NORM_FACTOR = 10.0
-DEFAULT_SPIKE_FACTOR = 3.0
-DEFAULT_WINDOW = 50
-DEFAULT_MAX_DEAD_FRACTION = 0.5
-DEFAULT_MIN_UPDATE_RATIO = 1e-6
-DEFAULT_MAX_UPDATE_RATIO = 1e-1
-# A running median of fewer values is too noisy to call anything a spike.
-MIN_HISTORY = 5
 NONFINITE_KINDS = ("nonfinite_loss", "nonfinite_gradient", "nonfinite_activation")
 CHECK_IDS = (
     "monitor.nonfinite",
@@ -37,8 +36,16 @@ CHECK_IDS = (
     "monitor.loss_spikes",
     "monitor.dead_relu",
     "monitor.update_ratio",
+    "monitor.amp_scaler",
 )
-_MEDIAN_CHUNK = 65_536  # rows of the sliding window computed at once (bounded memory)
+
+
+class ScalerRecord(Protocol):
+    """What ``monitor.amp_scaler`` reads (``dlqa.train.monitor_grads.ScalerWatch``)."""
+
+    steps: int
+    skipped_steps: list[int]
+    scale_history: list[tuple[int, float]]
 
 
 class MonitorRecord(Protocol):
@@ -49,65 +56,12 @@ class MonitorRecord(Protocol):
     losses: Sequence[float]
     grad_norms: Sequence[float]
     activation_scans: int
-    relu_modules: list[str]
     dead_relu_fractions: dict[str, list[tuple[int, float]]]
     update_ratios: dict[str, list[tuple[int, float]]]
+    amp: ScalerRecord
 
 
-def exceeds_running_median(
-    recent: Sequence[float], value: float, factor: float
-) -> tuple[bool, float]:
-    """Whether ``value`` is above ``factor`` times the median of ``recent`` (finite values only).
-
-    The online test of the monitor; :func:`running_median_exceedances` is the same test over a
-    whole series. A median that is not positive (a loss that can be negative) never flags.
-    """
-    if len(recent) < MIN_HISTORY:
-        return False, math.nan
-    median = statistics.median(recent)
-    return bool(median > 0 and value > factor * median), float(median)
-
-
-def running_median_exceedances(
-    series: Sequence[float], window: int, factor: float
-) -> list[dict[str, float]]:
-    """Steps whose value exceeds ``factor`` x the median of the previous ``window`` finite values.
-
-    Non-finite values are skipped (they are the nonfinite check's business) and do not enter
-    the median, exactly as in the online test.
-    """
-    values = np.asarray(series, dtype=np.float64)
-    steps = np.flatnonzero(np.isfinite(values))
-    finite = values[steps]
-    medians = np.full(len(finite), np.nan)
-    for index in range(MIN_HISTORY, min(window, len(finite))):
-        medians[index] = np.median(finite[:index])
-    if len(finite) > window:
-        windows = np.lib.stride_tricks.sliding_window_view(finite[:-1], window)
-        for start in range(0, len(windows), _MEDIAN_CHUNK):
-            chunk = windows[start : start + _MEDIAN_CHUNK]
-            medians[window + start : window + start + len(chunk)] = np.median(chunk, axis=1)
-    flagged = np.flatnonzero((medians > 0) & (finite > factor * medians))
-    return [
-        {
-            "step": int(steps[i]),
-            "value": float(finite[i]),
-            "running_median": float(medians[i]),
-            "ratio": float(finite[i] / medians[i]),
-        }
-        for i in flagged
-    ]
-
-
-def json_safe(record: dict[str, Any]) -> dict[str, Any]:
-    """A finding with NaN / inf written as "nan" / "inf" / "-inf": results must be valid JSON."""
-    return {
-        key: str(value) if isinstance(value, float) and not math.isfinite(value) else value
-        for key, value in record.items()
-    }
-
-
-def _no_steps(check_id: str, monitor: MonitorRecord) -> CheckResult | None:
+def no_steps(check_id: str, monitor: MonitorRecord) -> CheckResult | None:
     if monitor.steps == 0:
         return CheckResult(check_id, Status.SKIP, "the monitor saw no training steps")
     return None
@@ -134,7 +88,7 @@ def _where(finding: dict[str, Any]) -> str:
     ),
 )
 def check_nonfinite(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
-    skipped = _no_steps("monitor.nonfinite", monitor)
+    skipped = no_steps("monitor.nonfinite", monitor)
     if skipped:
         return skipped
     events = [f for f in monitor.findings if f["kind"] in NONFINITE_KINDS]
@@ -169,11 +123,14 @@ def check_nonfinite(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResu
 
 
 def _exceedance_result(
-    check_id: str, what: str, series: Sequence[float], params: dict[str, Any], steps: int
+    check_id: str,
+    what: str,
+    events: list[dict[str, float]],
+    rule: str,
+    params: dict[str, Any],
+    steps: int,
 ) -> CheckResult:
-    events = running_median_exceedances(series, params["window"], params["factor"])
     violated = len(events) > params["max_events"]
-    rule = f"{params['factor']:g}x the running median of the last {params['window']} steps"
     if events:
         worst = max(events, key=lambda e: e["ratio"])
         summary = (
@@ -191,8 +148,14 @@ def _exceedance_result(
         evidence=[Evidence("table", events, len(events), f"steps with {what} above {rule}")]
         if events
         else [],
-        details={"factor": params["factor"], "window": params["window"]},
+        details={
+            k: params[k] for k in ("factor", "window", "noise_factor", "min_jump") if k in params
+        },
     )
+
+
+def _median_rule(params: dict[str, Any]) -> str:
+    return f"{params['factor']:g}x the running median of the last {params['window']} steps"
 
 
 def _exceedance_params(factor: float, value: str, events: str) -> dict[str, Param]:
@@ -219,11 +182,17 @@ def _exceedance_params(factor: float, value: str, events: str) -> dict[str, Para
     level="warn",
 )
 def check_grad_explosion(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
-    skipped = _no_steps("monitor.grad_explosion", monitor)
+    skipped = no_steps("monitor.grad_explosion", monitor)
     if skipped:
         return skipped
+    events = running_median_exceedances(monitor.grad_norms, params["window"], params["factor"])
     return _exceedance_result(
-        "monitor.grad_explosion", "gradient norm", monitor.grad_norms, params, monitor.steps
+        "monitor.grad_explosion",
+        "gradient norm",
+        events,
+        _median_rule(params),
+        params,
+        monitor.steps,
     )
 
 
@@ -231,136 +200,48 @@ def check_grad_explosion(monitor: MonitorRecord, params: dict[str, Any]) -> Chec
     "monitor.loss_spikes",
     title="Loss spikes",
     description=(
-        "The loss of a step above `factor` times the median of the previous `window` losses "
-        "(the monitor's `spike_factor` and `window`)."
+        "The loss of a step above `factor` times the median of the previous `window` losses, "
+        "with a jump above that median larger than `noise_factor` robust standard deviations "
+        "of the loss's step-to-step noise in those steps (on a log scale: 1.4826 x the median "
+        "absolute change of log loss, over sqrt 2) and larger than `min_jump` times the "
+        "loss's level at the start (the median of its first `window` values): a noisy batch "
+        "and a small loss that triples by a tiny amount are not spikes (the monitor's "
+        "`spike_factor`, `spike_noise_factor`, `spike_min_jump` and `window`)."
     ),
-    defaults=_exceedance_params(DEFAULT_SPIKE_FACTOR, "a loss", "spikes"),
+    defaults={
+        **_exceedance_params(DEFAULT_SPIKE_FACTOR, "a loss", "spikes"),
+        "noise_factor": Param(
+            DEFAULT_SPIKE_NOISE_FACTOR,
+            doc="how many robust standard deviations of the loss's step-to-step noise (log "
+            "scale) the jump must exceed",
+            ge=0,
+        ),
+        "min_jump": Param(
+            DEFAULT_SPIKE_MIN_JUMP,
+            doc="smallest jump, as a fraction of the loss's level at the start of training",
+            ge=0,
+        ),
+    },
     level="warn",
 )
 def check_loss_spikes(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
-    skipped = _no_steps("monitor.loss_spikes", monitor)
+    skipped = no_steps("monitor.loss_spikes", monitor)
     if skipped:
         return skipped
-    return _exceedance_result("monitor.loss_spikes", "loss", monitor.losses, params, monitor.steps)
-
-
-@register_check(
-    "monitor.dead_relu",
-    title="Dead ReLU units",
-    description=(
-        "Per ReLU layer (nn.ReLU / nn.ReLU6 modules), the fraction of units that are zero for "
-        "every sample of a sampled batch, at the last sampled step; flags layers above "
-        "`max_dead_fraction`. ReLUs called as functions (F.relu) are not visible."
-    ),
-    defaults={
-        "max_dead_fraction": Param(
-            DEFAULT_MAX_DEAD_FRACTION,
-            doc="largest allowed fraction of dead units in a layer",
-            ge=0,
-            le=1,
-        )
-    },
-    level="warn",
-)
-def check_dead_relu(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
-    skipped = _no_steps("monitor.dead_relu", monitor)
-    if skipped:
-        return skipped
-    if not monitor.dead_relu_fractions:
-        reason = (
-            "the model has no nn.ReLU modules (functional relu calls are not visible)"
-            if not monitor.relu_modules
-            else "no sampled forward pass reached a ReLU module"
-        )
-        return CheckResult("monitor.dead_relu", Status.SKIP, reason)
-    rows = [
-        {
-            "module": module,
-            "dead_fraction": round(history[-1][1], 6),
-            "step": history[-1][0],
-            "max_dead_fraction_seen": round(max(f for _, f in history), 6),
-        }
-        for module, history in monitor.dead_relu_fractions.items()
-    ]
-    rows.sort(key=lambda r: -r["dead_fraction"])
-    limit = params["max_dead_fraction"]
-    flagged = [r for r in rows if r["dead_fraction"] > limit]
-    worst = rows[0]
-    if flagged:
-        summary = (
-            f"{len(flagged)} of {len(rows)} ReLU layers have more than {limit:.0%} dead units "
-            f"(worst `{worst['module']}`: {worst['dead_fraction']:.1%} at step {worst['step']})"
-        )
-    else:
-        summary = (
-            f"{len(rows)} ReLU layers, at most {worst['dead_fraction']:.1%} dead units "
-            f"(`{worst['module']}`)"
-        )
-    return CheckResult(
-        "monitor.dead_relu",
-        verdict(bool(flagged), params),
-        summary,
-        value=float(worst["dead_fraction"]),
-        threshold=float(limit),
-        evidence=[Evidence("table", rows, len(rows), "dead-unit fraction per ReLU layer")],
-        details={"flagged_modules": [r["module"] for r in flagged]},
+    events = loss_spikes(
+        monitor.losses,
+        params["window"],
+        params["factor"],
+        params["noise_factor"],
+        params["min_jump"],
     )
-
-
-@register_check(
-    "monitor.update_ratio",
-    title="Update-to-weight ratios",
-    description=(
-        "Per weight tensor (parameters with two or more dimensions: ratios of biases near zero "
-        "mean nothing), the norm of one optimizer update over the norm of the weights, measured "
-        "on sampled steps; flags a median ratio outside [`min_ratio`, `max_ratio`] (healthy "
-        "training is usually near 1e-3)."
-    ),
-    defaults={
-        "min_ratio": Param(
-            DEFAULT_MIN_UPDATE_RATIO,
-            doc="smallest healthy median ratio (below: the weights barely move)",
-            ge=0,
-        ),
-        "max_ratio": Param(
-            DEFAULT_MAX_UPDATE_RATIO,
-            doc="largest healthy median ratio (above: the step is too large)",
-            gt=0,
-        ),
-    },
-    level="warn",
-)
-def check_update_ratio(monitor: MonitorRecord, params: dict[str, Any]) -> CheckResult:
-    skipped = _no_steps("monitor.update_ratio", monitor)
-    if skipped:
-        return skipped
-    if not monitor.update_ratios:
-        return CheckResult(
-            "monitor.update_ratio",
-            Status.SKIP,
-            "no update was measured (no sampled step was followed by an optimizer step)",
-        )
-    low, high = params["min_ratio"], params["max_ratio"]
-    rows = []
-    for name, history in monitor.update_ratios.items():
-        median = float(np.median([ratio for _, ratio in history]))
-        rows.append({"parameter": name, "median_ratio": median, "samples": len(history)})
-    flagged = [r for r in rows if not low <= r["median_ratio"] <= high]
-    # Rank by distance from the healthy band on a log scale: the most suspicious first.
-    rows.sort(key=lambda r: -abs(math.log10(max(r["median_ratio"], 1e-30)) + 3))
-    overall = float(np.median([r["median_ratio"] for r in rows]))
-    if flagged:
-        names = ", ".join(f"`{r['parameter']}` ({r['median_ratio']:.1e})" for r in flagged[:3])
-        summary = f"{len(flagged)} of {len(rows)} weights update outside [{low:g}, {high:g}]: "
-        summary += names + (" ..." if len(flagged) > 3 else "")
-    else:
-        summary = f"{len(rows)} weights, median update-to-weight ratio {overall:.1e}"
-    return CheckResult(
-        "monitor.update_ratio",
-        verdict(bool(flagged), params),
-        summary,
-        value=overall,
-        threshold=high,
-        evidence=[Evidence("parameters", rows, len(rows), "median update/weight ratio")],
-        details={"flagged_parameters": [r["parameter"] for r in flagged]},
+    rule = (
+        f"{_median_rule(params)} (and a jump above {params['noise_factor']:g}x its noise "
+        f"and {params['min_jump']:g}x its starting level)"
     )
+    return _exceedance_result("monitor.loss_spikes", "loss", events, rule, params, monitor.steps)
+
+
+# The checks of sampled measurements and the AMP information live beside these; importing
+# them here registers them with the rest when the "monitor" entry point loads this module.
+from dlqa.train import monitor_checks_sampled  # noqa: E402, F401

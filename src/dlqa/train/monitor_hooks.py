@@ -1,21 +1,47 @@
-"""The monitor's torch-side pieces: sampled activation scans, the replay of a failing forward
-pass, and the per-epoch confusion counter."""
+"""The monitor's torch-side pieces on the forward pass: sampled activation scans (non-finite
+outputs, dead units of ReLU-like activations, modules and functions alike) and the replay of
+a failing forward pass."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from dlqa.core.errors import UsageError
 from dlqa.train import require_torch
-from dlqa.train.monitor_checks import MIN_HISTORY
 
 torch = require_torch()
+F = torch.nn.functional
 
 ROOT_NAME = "(model)"
 MODEL_INPUTS = "(model inputs)"
 LOSS_FUNCTION = "(loss function)"
-RELU_TYPES = (torch.nn.ReLU, torch.nn.ReLU6)
+# Activation modules: a dead-unit measurement made inside one is named after the module.
+ACTIVATION_MODULES = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.GELU, torch.nn.Hardtanh)
+# Modules whose output is finite whenever their input is: the sampled scan skips the norm of
+# their output (the module before them was tested; a ReLU's output is as large as its input).
+# The exact test of the replay still looks at them.
+nn = torch.nn
+FINITE_PRESERVING = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.Flatten, nn.Unflatten,
+    nn.Identity, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+)  # fmt: skip
+# Where an activation's unit is dead: its input at or below this for every sample of the batch.
+# ReLU (and ReLU6): the output is zero and so is the gradient. GELU: below -3 the output is
+# within 0.004 of zero and the gradient below 0.012, so nothing passes either way. Leaky ReLU,
+# ELU and SiLU are left out: below zero they still pass a gradient, so a unit cannot die.
+_RELU = ("relu", 0.0)
+DEAD_BELOW: dict[Any, tuple[str, float]] = {
+    F.relu: _RELU,
+    F.relu_: _RELU,
+    torch.relu: _RELU,
+    torch.relu_: _RELU,
+    torch.Tensor.relu: _RELU,
+    torch.Tensor.relu_: _RELU,
+    F.relu6: ("relu6", 0.0),
+    F.gelu: ("gelu", -3.0),
+}
 
 
 def module_label(name: str) -> str:
@@ -48,79 +74,197 @@ def all_finite(value: Any) -> bool:
     return True
 
 
-def total_norm(grads: list[torch.Tensor]) -> float:
-    """The 2-norm of all gradients together, with as few tensor operations as possible: right
-    after backward() every operation is slow (cold caches), so this is most of a step's cost."""
-    if not grads:
-        return 0.0
-    try:
-        norms = torch._foreach_norm(grads)  # what clip_grad_norm_ uses; one fused call
-    except (AttributeError, RuntimeError):  # no foreach support (mixed devices, old torch)
-        norms = [torch.linalg.vector_norm(g) for g in grads]
-    if grads[0].device.type == "cpu":
-        return math.hypot(*(float(n) for n in norms))
-    return float(torch.linalg.vector_norm(torch.stack([n.to(grads[0].device) for n in norms])))
+def dead_count(pre_activation: torch.Tensor, below: float) -> tuple[torch.Tensor, int] | None:
+    """How many units (all dimensions but the batch) have their input to the activation at or
+    below ``below`` for every sample, as a tensor not read yet, and how many units there are;
+    None for an input without a batch."""
+    if pre_activation.dim() < 1 or pre_activation.shape[0] == 0:
+        return None
+    flat = pre_activation.detach().reshape(pre_activation.shape[0], -1)
+    return (flat.amax(dim=0) <= below).sum(dtype=torch.float32), flat.shape[1]
 
 
-def dead_fraction(output: torch.Tensor) -> float:
-    """Fraction of units (all dimensions but the batch) that are zero for every sample."""
-    if output.dim() < 1 or output.shape[0] == 0:
-        return 0.0
-    # ReLU outputs are never negative: a unit is dead when its largest value is zero.
-    largest = output.detach().reshape(output.shape[0], -1).amax(dim=0)
-    return float((largest <= 0).float().mean())
+def _dead_cutoff(func: Any, args: tuple, kwargs: dict) -> tuple[str, float] | None:
+    found = DEAD_BELOW.get(func)
+    if found is None and func is F.hardtanh:  # nn.ReLU6 is hardtanh(x, 0, 6)
+        low = args[1] if len(args) > 1 else kwargs.get("min_val", -1.0)
+        found = ("relu6", 0.0) if low == 0 else None
+    return found
+
+
+def _norm(tensor: torch.Tensor) -> torch.Tensor:
+    # In float32 at least: a float16 norm overflows long before its values do.
+    low_precision = tensor.dtype in (torch.float16, torch.bfloat16)
+    return torch.linalg.vector_norm(tensor.detach(), dtype=torch.float32 if low_precision else None)
+
+
+class _ActivationCalls(torch.overrides.TorchFunctionMode):
+    """Sees every torch function called during a sampled forward pass and measures the dead
+    units of the ReLU-like ones, named after the innermost module running at the time."""
+
+    def __init__(self, scan: ActivationScan) -> None:
+        super().__init__()
+        self.scan = scan
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        kwargs = kwargs or {}
+        found = _dead_cutoff(func, args, kwargs)
+        if found is not None and args and isinstance(args[0], torch.Tensor):
+            # Before the call: an in-place activation overwrites its input.
+            self.scan.record_activation(found[0], args[0], dead_count(args[0], found[1]))
+        return func(*args, **kwargs)
 
 
 class ActivationScan:
-    """Forward hooks on every module for one step: non-finite outputs and dead-ReLU fractions.
+    """Hooks on every module for one forward pass: non-finite outputs and dead-unit fractions.
 
     Hooks fire as modules finish, so children report before their parents and the first module
     whose output is non-finite while its inputs are finite is where the value was produced.
-    Installed only on sampled steps: hooks on every module slow every forward pass down.
+    Dead units are measured on the inputs of ReLU-like activations, called as modules
+    (``nn.ReLU``) or as functions (``F.relu``, ``torch.relu``, ``x.relu()``, ``F.gelu``),
+    through a torch function mode active during the model's forward pass. Installed only on
+    sampled steps: hooks on every module slow every forward pass down.
+
+    ``exact`` (the replay) tests every module's inputs and output as it finishes. Otherwise
+    (the sampled training step) each module costs one norm, not read until the forward pass
+    ends, and holds no tensor: all of them and the dead-unit counts are read at once, and only
+    a non-finite norm (rare) calls for the exact test, by the monitor's replay.
+    ``first_nonfinite`` is then the first module whose output norm was not finite.
     """
 
-    def __init__(self, model: torch.nn.Module, *, training_forwards_only: bool = True) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        training_forwards_only: bool = True,
+        exact: bool = False,
+    ) -> None:
+        self.exact = exact
         self.culprit: dict[str, Any] | None = None
         self.nonfinite_seen = False
         self.saw_forward = False
         self.dead_fractions: dict[str, float] = {}
+        self.first_nonfinite: dict[str, Any] | None = None
         self._training_forwards_only = training_forwards_only
-        self._relu_calls: dict[str, int] = {}
-        self._handles = [
-            module.register_forward_hook(self._hook_for(name, module))
-            for name, module in model.named_modules()
-        ]
+        self._calls: dict[str, int] = {}
+        self._stack: list[tuple[str, bool]] = []  # (label, is an activation module)
+        self._norms: list[tuple[str, str, torch.Tensor]] = []  # (label, type, output norm)
+        self._counts: list[tuple[str, torch.Tensor, int]] = []  # (key, dead units, units)
+        self._last_output: Any = None
+        self._producer: str | None = None  # the module that finished last, and its output
+        self._producer_output: Any = None
+        self._mode = _ActivationCalls(self)
+        self._handles = []
+        for name, module in model.named_modules():
+            label, is_activation = module_label(name), isinstance(module, ACTIVATION_MODULES)
+            tested = exact or not isinstance(module, FINITE_PRESERVING)
+            self._handles.append(
+                module.register_forward_pre_hook(self._enter(label, is_activation))
+            )
+            self._handles.append(
+                module.register_forward_hook(self._hook_for(label, tested), always_call=True)
+            )
 
-    def _hook_for(self, name: str, module: torch.nn.Module):
-        label = module_label(name)
-        is_relu = isinstance(module, RELU_TYPES)
+    def _watching(self) -> bool:
+        # Validation passes run under no_grad; they are not the training step's forward.
+        return not self._training_forwards_only or torch.is_grad_enabled()
 
-        def hook(mod: torch.nn.Module, inputs: Any, output: Any) -> None:
-            # Validation passes run under no_grad; they are not the training step's forward.
-            if self._training_forwards_only and not torch.is_grad_enabled():
+    def _enter(self, label: str, is_activation: bool):
+        def pre_hook(module: torch.nn.Module, inputs: Any) -> None:
+            if not self._watching():
                 return
+            if not self._stack:
+                self._mode.__enter__()  # the outermost module: functions are watched from now
+                if not self.exact:
+                    self._record_norms(MODEL_INPUTS, "", inputs)
+            self._stack.append((label, is_activation))
+
+        return pre_hook
+
+    def _hook_for(self, label: str, tested: bool):
+        def hook(mod: torch.nn.Module, inputs: Any, output: Any) -> None:
+            if not self._stack or self._stack[-1][0] != label:
+                return  # not entered (a no_grad pass), or the stack is out of step
+            self._stack.pop()
             self.saw_forward = True
-            if is_relu and isinstance(output, torch.Tensor):
-                # A ReLU module called several times in one forward gets one entry per call.
-                calls = self._relu_calls[label] = self._relu_calls.get(label, 0) + 1
-                key = label if calls == 1 else f"{label}#{calls}"
-                self.dead_fractions[key] = dead_fraction(output)
-            if self.culprit is None and not all_finite(output):
-                self.nonfinite_seen = True
-                if all_finite(inputs):
-                    self.culprit = {"module": label, "module_type": type(mod).__name__}
+            if self.exact:
+                if self.culprit is None and not all_finite(output):
+                    self.nonfinite_seen = True
+                    if all_finite(inputs):
+                        self.culprit = {"module": label, "module_type": type(mod).__name__}
+            elif output is not self._last_output:  # (a container returns its last child's)
+                if tested:
+                    self._record_norms(label, type(mod).__name__, output)
+                self._last_output = output
+            self._producer, self._producer_output = label, output
+            if not self._stack:
+                self._mode.__exit__(None, None, None)
+                self._settle()
 
         return hook
+
+    def _record_norms(self, label: str, module_type: str, value: Any) -> None:
+        for tensor in iter_tensors(value):
+            if tensor.is_floating_point() and tensor.numel():
+                self._norms.append((label, module_type, _norm(tensor)))
+
+    def record_activation(
+        self, function: str, pre_activation: Any, counted: tuple[torch.Tensor, int] | None
+    ) -> None:
+        if counted is None or not self._stack:
+            return
+        label, is_activation = self._stack[-1]
+        if is_activation:
+            key = label
+        else:
+            # Named after the module whose output it takes (`fc2/relu` for F.relu(self.fc2(x)))
+            # where there is one, else after the module whose forward called it.
+            producer = self._producer if self._producer_output is pre_activation else label
+            key = f"{producer}/{function}"
+        # One entry per call: an activation used twice in one forward gets "#2", "#3", ...
+        calls = self._calls[key] = self._calls.get(key, 0) + 1
+        self._counts.append((key if calls == 1 else f"{key}#{calls}", *counted))
+
+    def _settle(self) -> None:
+        """Read the forward pass's norms and dead-unit counts, all in one go."""
+        norms, counts = self._norms, self._counts
+        self._norms, self._counts, self._last_output = [], [], None
+        self._producer = self._producer_output = None  # hold no tensor past the forward
+        if not norms and not counts:
+            return
+        tensors = [count for _, count, _ in counts]
+        if norms:
+            total = torch.stack([n for _, _, n in norms])
+            tensors.append(total.sum(dtype=torch.float32))  # finite only if every norm is
+        values = torch.stack([t.to(tensors[0].device) for t in tensors]).tolist()
+        for (key, _, units), dead in zip(counts, values, strict=False):
+            self.dead_fractions[key] = dead / units
+        if norms and not math.isfinite(values[-1]) and self.first_nonfinite is None:
+            self.nonfinite_seen = True
+            finite = torch.isfinite(total).tolist()
+            label, module_type, _ = norms[finite.index(False)] if False in finite else norms[0]
+            self.first_nonfinite = {"module": label, "module_type": module_type or None}
 
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        if self._stack:  # a forward pass that raised: leave no function mode behind
+            self._stack = []
+            self._mode.__exit__(None, None, None)
+
+    def resolve(self, exact: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Take the exact test's culprit (from a replay) over the norms' guess."""
+        self.culprit, self.first_nonfinite = exact, None
+        self.nonfinite_seen = exact is not None
+        return exact
 
     def nonfinite_culprit(self) -> dict[str, Any] | None:
         """Where the first non-finite activation came from, or None if all were finite."""
         if self.culprit is not None:
             return self.culprit
+        if self.first_nonfinite is not None:
+            return self.first_nonfinite
         if self.nonfinite_seen:
             # Every module that saw a non-finite output also had a non-finite input.
             return {"module": MODEL_INPUTS, "module_type": None}
@@ -142,7 +286,7 @@ def replay_forward(
     args, kwargs = captured
     buffers = {name: buf.detach().clone() for name, buf in model.named_buffers()}
     devices = sorted({p.device.index for p in model.parameters() if p.device.type == "cuda"})
-    scan = ActivationScan(model, training_forwards_only=False)
+    scan = ActivationScan(model, training_forwards_only=False, exact=True)
     try:
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             model(*args, **kwargs)
@@ -155,160 +299,3 @@ def replay_forward(
                 if name in buffers:
                     buf.copy_(buffers[name])
     return scan.nonfinite_culprit(), True
-
-
-def predicted_labels(outputs: torch.Tensor) -> torch.Tensor:
-    """Class indices from logits (class dimension 1), binary logits (threshold 0) or labels."""
-    if not outputs.is_floating_point():
-        return outputs.long()
-    if outputs.dim() >= 2 and outputs.shape[1] > 1:
-        return outputs.argmax(dim=1)
-    if outputs.dim() >= 2:
-        outputs = outputs.squeeze(1)
-    return (outputs > 0).long()
-
-
-def target_labels(targets: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-    """Class indices from integer targets, one-hot / soft targets, or binary float targets."""
-    if not targets.is_floating_point():
-        return targets.long()
-    if targets.shape == outputs.shape and targets.dim() >= 2 and targets.shape[1] > 1:
-        return targets.argmax(dim=1)
-    if targets.dim() >= 2 and targets.shape[1] == 1:
-        targets = targets.squeeze(1)
-    return (targets >= 0.5).long()
-
-
-class ConfusionCounter:
-    """Counts of (true class, predicted class) over one epoch, kept on the outputs' device.
-
-    A step only stores its predicted and true labels; they are counted in bulk every
-    ``PENDING_STEPS`` steps and when the epoch closes, because each tensor operation right
-    after ``backward()`` is slow and counting costs several of them.
-    """
-
-    PENDING_STEPS = 32
-
-    def __init__(self, num_classes: int | None) -> None:
-        self.fixed_classes = num_classes
-        self.num_classes = num_classes or 0
-        self.counts: torch.Tensor | None = None
-        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._least_classes = 0  # from the outputs' class dimension
-
-    def add(self, outputs: Any, targets: Any) -> None:
-        if not isinstance(outputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-            raise UsageError(
-                "step(outputs=..., targets=...) needs tensors: the model's outputs (logits or "
-                f"labels) and the targets, not {type(outputs).__name__} and "
-                f"{type(targets).__name__}"
-            )
-        predicted = predicted_labels(outputs.detach()).reshape(-1)
-        actual = target_labels(targets.detach(), outputs).reshape(-1)
-        if predicted.numel() != actual.numel():
-            raise UsageError(
-                f"step(): outputs give {predicted.numel()} predictions but targets hold "
-                f"{actual.numel()} labels",
-                hint="pass the logits of shape (N, C, ...) and class-index targets (N, ...)",
-            )
-        if outputs.is_floating_point():
-            has_class_dim = outputs.dim() >= 2 and outputs.shape[1] > 1
-            least = outputs.shape[1] if has_class_dim else 2
-            self._least_classes = max(self._least_classes, least)
-        self._pending.append((predicted, actual))
-        if len(self._pending) >= self.PENDING_STEPS:
-            self._count_pending()
-
-    def _count_pending(self) -> None:
-        if not self._pending:
-            return
-        predicted = torch.cat([p for p, _ in self._pending])
-        actual = torch.cat([a.to(predicted.device) for _, a in self._pending])
-        self._pending = []
-        keep = actual >= 0  # negative targets are ignore_index (CrossEntropyLoss's -100)
-        predicted, actual = predicted[keep], actual[keep]
-        if actual.numel() == 0:
-            return
-        from_labels = int(torch.maximum(predicted.max(), actual.max())) + 1
-        needed = max(from_labels, self._least_classes)
-        if self.fixed_classes is not None and needed > self.fixed_classes:
-            raise UsageError(
-                f"step(outputs=, targets=): a label or prediction of the last "
-                f"{self.PENDING_STEPS} steps reaches class {needed - 1} but num_classes is "
-                f"{self.fixed_classes}",
-                hint="pass the right num_classes to dlqa.monitor(), or leave it out",
-            )
-        self._grow(max(needed, self.num_classes), actual.device)
-        size = self.num_classes
-        flat = torch.bincount(actual * size + predicted, minlength=size * size)
-        self.counts += flat.reshape(size, size)
-
-    def _grow(self, size: int, device: torch.device) -> None:
-        if self.counts is not None and size == self.num_classes:
-            return
-        grown = torch.zeros((size, size), dtype=torch.long, device=device)
-        if self.counts is not None:
-            old = self.num_classes
-            grown[:old, :old] = self.counts
-        self.counts, self.num_classes = grown, size
-
-    def close(self):
-        """The epoch's matrix (rows: true class, columns: predicted) and a fresh count."""
-        self._count_pending()
-        if self.counts is None:
-            return None
-        matrix = self.counts.cpu().numpy()
-        # The class count carries over, so every epoch's matrix has at least the same size.
-        self.counts = None
-        return matrix
-
-
-def loss_value(loss: Any) -> float:
-    if isinstance(loss, torch.Tensor):
-        if loss.numel() != 1:
-            raise UsageError(
-                f"step() needs the scalar loss, got a tensor of shape {tuple(loss.shape)}",
-                hint="reduce the loss (mean or sum) before calling backward() and step()",
-            )
-        return loss.item()
-    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
-        return float(loss)
-    raise UsageError(f"step() needs the loss as a tensor or a number, not {type(loss).__name__}")
-
-
-def validate_options(
-    model: Any,
-    optimizer: Any,
-    activation_every: Any,
-    grad_norm_factor: Any,
-    spike_factor: Any,
-    window: Any,
-    num_classes: Any,
-    max_dead_fraction: Any,
-    update_ratio_range: Any,
-) -> None:
-    def fail(message: str) -> None:
-        raise UsageError(f"dlqa.monitor(): {message}")
-
-    if not isinstance(model, torch.nn.Module):
-        fail(f"model must be a torch.nn.Module, not {type(model).__name__}")
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        fail(f"optimizer must be a torch.optim.Optimizer or None, not {type(optimizer).__name__}")
-    if not isinstance(activation_every, int) or activation_every < 0:
-        fail(f"activation_every must be an int >= 0 (0 turns scans off), not {activation_every!r}")
-    for name, factor in (("grad_norm_factor", grad_norm_factor), ("spike_factor", spike_factor)):
-        if not isinstance(factor, (int, float)) or not factor > 1:
-            fail(f"{name} must be a number above 1, not {factor!r}")
-    if not isinstance(window, int) or window < MIN_HISTORY:
-        fail(f"window must be an int >= {MIN_HISTORY}, not {window!r}")
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        fail(f"num_classes must be an int >= 2 or None, not {num_classes!r}")
-    if not isinstance(max_dead_fraction, (int, float)) or not 0 <= max_dead_fraction <= 1:
-        fail(f"max_dead_fraction must be between 0 and 1, not {max_dead_fraction!r}")
-    try:
-        low, high = update_ratio_range
-        ok = 0 <= low < high
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        fail(f"update_ratio_range must be (low, high), 0 <= low < high: {update_ratio_range!r}")
