@@ -397,3 +397,14 @@ def model_bug_setups() -> dict[str, Setup]:
             expected_failures=frozenset({"train.gradients"}),
         ),
     }
+
+
+class LogOfShifted(nn.Module):
+    """log(x + shift): finite while shift keeps the argument positive, NaN once it does not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift = 100.0
+
+    def forward(self, x):
+        return torch.log(x + self.shift)

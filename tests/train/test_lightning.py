@@ -14,21 +14,11 @@ import dlqa  # noqa: E402
 from dlqa.core.results import Status  # noqa: E402
 from dlqa.store import open_store  # noqa: E402
 from dlqa.train.lightning import MonitorCallback  # noqa: E402
+from tests.train.buggy_models import LogOfShifted  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAN_STEP = 7
 STEPS = 12
-
-
-class LogOfShifted(nn.Module):
-    """log(x + shift): finite while shift keeps the argument positive, NaN once it does not."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shift = 100.0
-
-    def forward(self, x):
-        return torch.log(x + self.shift)
 
 
 class Classifier(pl.LightningModule):

@@ -14,20 +14,10 @@ import dlqa  # noqa: E402
 from dlqa.core.errors import UsageError  # noqa: E402
 from dlqa.store import open_store  # noqa: E402
 from tests.e2e.conftest import run_cli  # noqa: E402
+from tests.train.buggy_models import LogOfShifted  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAN_STEP = 13
-
-
-class LogOfShifted(nn.Module):
-    """log(x + shift): finite while shift keeps the argument positive, NaN once it does not."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shift = 100.0
-
-    def forward(self, x):
-        return torch.log(x + self.shift)
 
 
 def model_with_log_layer() -> nn.Module:
