@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from dlqa.train.checks import CHECK_ORDER
 from tests.e2e.conftest import DLQA, image_check_count, run_cli, scene
 
 pytestmark = pytest.mark.slow
@@ -134,5 +135,6 @@ def test_two_profiles_and_a_train_check_at_once_on_postgresql(dataset, tmp_path,
     kinds = {run_id: kind for run_id, kind, _ in runs}
     for run_id, (count, distinct) in counts.items():
         assert count == distinct  # no duplicated positions
-        assert count == (image_check_count() if kinds[run_id] == "data.profile" else 13)
+        battery = len(CHECK_ORDER) + 1  # every battery check and the fast loop
+        assert count == (image_check_count() if kinds[run_id] == "data.profile" else battery)
     assert snapshots == 2
