@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
-	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text]'
+	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text,dask]'
 	touch $@ $(VENV)/.installed
 
 # The store's tests start a throwaway PostgreSQL server from Debian's postgresql package

@@ -11,9 +11,17 @@ from __future__ import annotations
 import functools
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from dlqa.core.errors import ConfigError
 from dlqa.core.registry import get_spec
@@ -55,6 +63,17 @@ class ReportConfig(Section):
 
 class ExecuteConfig(Section):
     workers: int | None = Field(None, ge=1, description="pool size; default one per core")
+    # "dask" runs data profiling on a Dask cluster: the scheduler at `address`, or a
+    # LocalCluster started for the run when there is none (dlqa.execute.dask_executor).
+    backend: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, description="Dask scheduler, tcp://HOST:PORT")
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> ExecuteConfig:
+        # An address with the local backend would be silently ignored: say so instead.
+        if self.address is not None and self.backend != "dask":
+            raise ValueError('address is for the Dask backend: set backend = "dask"')
+        return self
 
 
 class Config(Section):

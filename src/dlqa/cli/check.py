@@ -10,9 +10,11 @@ from rich.table import Column, Table
 
 from dlqa.cli.common import (
     FLAG,
+    AddressOption,
     AllowInconclusiveOption,
     ConfigOption,
     DbOption,
+    ExecutorOption,
     HtmlOption,
     JsonOption,
     JunitOption,
@@ -21,6 +23,7 @@ from dlqa.cli.common import (
     progress_bars,
     show_report,
     stdout,
+    with_executor,
 )
 from dlqa.config import CONFIG_FILENAME, load_config
 from dlqa.core.errors import UsageError
@@ -35,6 +38,8 @@ def check_command(
     config: ConfigOption = Path(CONFIG_FILENAME),
     db: DbOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -46,7 +51,7 @@ def check_command(
     Exit code 0 when every gate passes, 1 when a gate fails (an inconclusive result fails its
     gate unless relaxed), 2 on a usage or config error, 3 on an internal error, 130 on Ctrl-C.
     """
-    settings = load_config(config)
+    settings = with_executor(load_config(config), executor, address)
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(
             settings,

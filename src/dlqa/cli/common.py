@@ -39,6 +39,25 @@ WorkersOption = Annotated[
     int | None,
     typer.Option("--workers", "-w", help="Worker processes (default: one per core).", min=1),
 ]
+# Where data profiling runs: this machine's process pool, or a Dask cluster ([execute]).
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where samples are probed: 'local' (process pool) or 'dask' (a Dask cluster; "
+        "default: [execute] backend, else local).",
+        show_default=False,
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="Dask scheduler tcp://HOST:PORT for --executor dask (default: [execute] "
+        "address, else a local Dask cluster).",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     Path | None, typer.Option("--json", help="Write the versioned JSON results here.")
 ]
@@ -119,6 +138,25 @@ def load_project_config(path: Path | None) -> Config:
     if Path(CONFIG_FILENAME).is_file():
         return load_config(CONFIG_FILENAME)
     return default_config()
+
+
+def with_executor(settings: Config, executor: str | None, address: str | None) -> Config:
+    """``settings`` with ``--executor``/``--address`` over its [execute] section (the
+    options win); ``--address`` alone means the Dask backend."""
+    if executor is None and address is None:
+        return settings
+    backend = executor or ("dask" if address is not None else settings.execute.backend)
+    if backend not in ("local", "dask"):
+        raise UsageError(
+            f"--executor must be 'local' or 'dask', got {backend!r}",
+            hint="'dask' runs on the scheduler at --address, or on a local Dask cluster",
+        )
+    if address is not None and backend != "dask":
+        raise UsageError("--address is for --executor dask", hint="add --executor dask")
+    execute = settings.execute.model_copy(
+        update={"backend": backend, "address": address if backend == "dask" else None}
+    )
+    return settings.model_copy(update={"execute": execute})
 
 
 def open_configured_store(db: str | None) -> Store:

@@ -12,8 +12,10 @@ import typer
 from rich.table import Table
 
 from dlqa.cli.common import (
+    AddressOption,
     AllowInconclusiveOption,
     DbOption,
+    ExecutorOption,
     HtmlOption,
     JsonOption,
     JunitOption,
@@ -25,6 +27,7 @@ from dlqa.cli.common import (
     progress_bars,
     show_report,
     stdout,
+    with_executor,
 )
 from dlqa.runner import diff_snapshots, run_data_qa, run_drift
 from dlqa.sources.base import Source
@@ -143,6 +146,8 @@ def profile_command(
     report_dir: ReportDirOption = None,
     db: DbOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -153,7 +158,7 @@ def profile_command(
 
     Exit code 0 when every gate passes, 1 when one fails, 2 on bad input, 130 on Ctrl-C.
     """
-    settings = load_project_config(config)
+    settings = with_executor(load_project_config(config), executor, address)
     columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
     data_source = columns.open(settings.data, source)
     inputs: dict[str, Any] = {"pred_probs": pred_probs, "embeddings": embeddings}
@@ -202,6 +207,8 @@ def drift_command(
     report_dir: ReportDirOption = None,
     db: DbOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -213,7 +220,7 @@ def drift_command(
 
     Exit code 0 when nothing drifted, 1 when a drift gate failed, 2 on bad input.
     """
-    settings = load_project_config(config)
+    settings = with_executor(load_project_config(config), executor, address)
     columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
     # An existing path is a dataset to profile; anything else names a stored snapshot.
     sides = [

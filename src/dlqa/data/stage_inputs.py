@@ -39,7 +39,10 @@ def profile_into_store(
     advance = run.progress(len(source), description)
     with tempfile.TemporaryDirectory(dir=staging) as tmp:
         table = Path(tmp) / "profile.parquet"
-        with get_executor(run.workers) as executor:
+        execute = run.config.execute
+        with get_executor(
+            run.workers, backend=execute.backend, address=execute.address
+        ) as executor:
             info = profile_source(source, table, executor=executor, on_progress=advance)
         digest = store.artifacts.put_file(table, PARQUET_MEDIA_TYPE)
     profile = DataProfile.from_parquet(store.artifacts.path(digest), source=source.root)

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
+from dlqa.core.errors import UsageError
 from dlqa.execute.base import (
     Executor,
     WorkerDeathPolicy,
@@ -145,6 +146,20 @@ def _outcome(pool: WorkerPool, future: Future[Any], yield_deaths: bool) -> Any:
     return future.result()
 
 
-def get_executor(workers: int | None = None) -> Executor:
-    """The executor for ``workers`` processes (None: one per CPU core; 1: in-process)."""
+def get_executor(
+    workers: int | None = None, *, backend: str = "local", address: str | None = None
+) -> Executor:
+    """The executor for ``workers`` processes (None: one per CPU core; 1: in-process).
+
+    ``backend="dask"`` runs on the Dask scheduler at ``address``, or on a LocalCluster of
+    ``workers`` processes without one; dask is imported only then (it is optional).
+    """
+    if backend == "dask":
+        from dlqa.execute.dask_executor import DaskExecutor
+
+        return DaskExecutor(address, workers)
+    if backend != "local":
+        raise UsageError(
+            f"unknown executor {backend!r}", hint="choose 'local' (the default) or 'dask'"
+        )
     return LocalExecutor(workers)
