@@ -115,7 +115,10 @@ def test_plugin_loaded_twice_is_registered_once(project):
     # the way dlqa's own entry point does; then the plugin is also requested by module name.
     dist_info = project.path / "site" / "dlqa_entry_point_fake-1.0.dist-info"
     dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: dlqa-entry-point-fake\n")
+    # With its Version: pytest names the plugins' distributions in its header.
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: dlqa-entry-point-fake\nVersion: 1.0\n"
+    )
     (dist_info / "entry_points.txt").write_text("[pytest11]\ndlqa = dlqa.pytest_plugin\n")
     project.syspathinsert(project.path / "site")
     project.makeconftest(LOAD_PLUGIN)
