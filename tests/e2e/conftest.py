@@ -30,18 +30,24 @@ def scene(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:
     return Image.fromarray(img.clip(0, 255).astype(np.uint8))
 
 
-@pytest.fixture
-def dataset(tmp_path: Path) -> Path:
-    """train/test class folders with one of each problem planted (ids noted per test)."""
-    root = tmp_path / "data"
+def scene_folders(root: Path, train: int, test: int) -> None:
+    """Real-looking JPEG scenes in ``root``/{train,test}/{cat,dog}, ``train`` and ``test``
+    images per class, each from its own seed."""
     seed = 0
-    for split, n in (("train", 12), ("test", 4)):
+    for split, n in (("train", train), ("test", test)):
         for label in ("cat", "dog"):
             folder = root / split / label
             folder.mkdir(parents=True)
             for i in range(n):
                 seed += 1
                 scene(seed).save(folder / f"{i:02d}.jpg", quality=90)
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """train/test class folders with one of each problem planted (ids noted per test)."""
+    root = tmp_path / "data"
+    scene_folders(root, train=12, test=4)
     # Planted problems.
     (root / "train/cat/truncated.jpg").write_bytes((root / "train/cat/00.jpg").read_bytes()[:600])
     scene(1000).save(root / "train/dog/really_png.jpg", format="PNG")

@@ -24,7 +24,7 @@ from dlqa.data.profile import profile_source
 from dlqa.execute import LocalExecutor, WorkerDied, get_executor
 from dlqa.sources.open import open_source
 from dlqa.store import open_store
-from tests.e2e.conftest import run_cli, scene
+from tests.e2e.conftest import run_cli, scene_folders
 from tests.execute.test_local_executor import CountingItems, fail_on_three, square_after_delay
 
 distributed = pytest.importorskip("distributed", reason="install the extra: dlqa[dask]")
@@ -85,14 +85,7 @@ def free_port() -> int:
 def dataset(tmp_path: Path) -> Path:
     """Real images in train/test class folders, with a truncated JPEG and a leaked copy."""
     root = tmp_path / "data"
-    seed = 0
-    for split, n in (("train", 6), ("test", 3)):
-        for label in ("cat", "dog"):
-            folder = root / split / label
-            folder.mkdir(parents=True)
-            for i in range(n):
-                seed += 1
-                scene(seed).save(folder / f"{i:02d}.jpg", quality=90)
+    scene_folders(root, train=6, test=3)
     (root / "train/cat/truncated.jpg").write_bytes((root / "train/cat/00.jpg").read_bytes()[:600])
     shutil.copy(root / "train/cat/01.jpg", root / "test/cat/leaked.jpg")
     return root
