@@ -19,9 +19,17 @@ from dlqa.store import open_store
 from dlqa.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 from dlqa.store.models import Base
 
-HEAD = "0004_reviews"
+HEAD = "0005_dashboard"
 
-ALL_TABLES = {"runs", "results", "artifacts", "snapshots", "review_samples", "review_verdicts"}
+ALL_TABLES = {
+    "runs",
+    "results",
+    "artifacts",
+    "snapshots",
+    "review_samples",
+    "review_verdicts",
+    "adjudications",
+}
 
 
 def sqlite_url(path: Path) -> str:
@@ -63,6 +71,7 @@ def test_migrations_ship_inside_the_package() -> None:
         "0002_snapshots.py",
         "0003_uncertainty_provenance.py",
         "0004_reviews.py",
+        "0005_dashboard.py",
     ]
     assert head_revision() == HEAD
 

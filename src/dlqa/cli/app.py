@@ -18,6 +18,7 @@ from dlqa.cli import (
     report,
     serve,
     train,
+    ui,
 )
 from dlqa.cli.common import FLAG
 
@@ -43,6 +44,7 @@ app.command("checks")(check.checks_command)
 app.command("demo")(demo.demo_command)
 app.command("report")(report.report_command)
 app.command("serve")(serve.serve_command)
+app.command("ui")(ui.ui_command)
 
 
 def _version(value: bool) -> None:

@@ -327,9 +327,7 @@ def serve(
     bound = sock.getsockname()[1]
     print(f"dlqa: serving {predictor.folder} on http://{host}:{bound} (Ctrl-C to stop)",
           file=sys.stderr, flush=True)  # fmt: skip
-    server = _uvicorn_server(create_app(predictor, token=token), sock, ready)
-    with _signals_end_quietly():
-        server.run(sockets=[sock])
+    run_app_until_stopped(create_app(predictor, token=token), sock, ready)
     print("dlqa: server stopped", file=sys.stderr)
 
 
@@ -371,9 +369,15 @@ def serving(
     """Serve ``bundle`` on 127.0.0.1 in a background thread; yields its base URL. For tests
     and checks that need a live server for a while."""
     predictor = bundle if isinstance(bundle, BundlePredictor) else load(bundle)
+    with app_serving(create_app(predictor, token=token, max_body=max_body), port=port) as url:
+        yield url
+
+
+@contextmanager
+def app_serving(app: Any, *, port: int = 0) -> Iterator[str]:
+    """Serve the ASGI ``app`` on 127.0.0.1 in a background thread; yields its base URL."""
     sock = bind("127.0.0.1", port)
     started = threading.Event()
-    app = create_app(predictor, token=token, max_body=max_body)
     server = _uvicorn_server(app, sock, started)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -387,4 +391,21 @@ def serving(
         sock.close()
 
 
-__all__ = ["MAX_BODY", "answer", "bind", "create_app", "is_loopback", "serve", "serving"]
+def run_app_until_stopped(app: Any, sock: socket.socket, ready: threading.Event | None) -> None:
+    """Serve the ASGI ``app`` on the bound ``sock`` until SIGINT or SIGTERM, then return."""
+    server = _uvicorn_server(app, sock, ready)
+    with _signals_end_quietly():
+        server.run(sockets=[sock])
+
+
+__all__ = [
+    "MAX_BODY",
+    "answer",
+    "app_serving",
+    "bind",
+    "create_app",
+    "is_loopback",
+    "run_app_until_stopped",
+    "serve",
+    "serving",
+]

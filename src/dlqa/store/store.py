@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from dlqa.core.errors import UsageError
 from dlqa.core.jsonsafe import finite_number, to_json_safe
 from dlqa.core.results import CheckResult
+from dlqa.store.adjudications import AdjudicationMethods
 from dlqa.store.artifacts import ArtifactStore, is_digest
 from dlqa.store.connect import default_database_url, open_engine, redact_url, sqlite_file
 from dlqa.store.models import ArtifactRow, ResultRow, RunRow, SnapshotRow, utc_now
+from dlqa.store.queries import QueryMethods
 from dlqa.store.records import (
     END_STATUSES,
     RUN_FAILED,
@@ -37,9 +39,11 @@ SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
 
 
-class Store(ReviewMethods):
+class Store(ReviewMethods, AdjudicationMethods, QueryMethods):
     """Typed access to one dlqa database and the artifact folder of one project (spot-check
-    reviews: :class:`dlqa.store.reviews.ReviewMethods`)."""
+    reviews: :class:`dlqa.store.reviews.ReviewMethods`; adjudicated labels:
+    :class:`dlqa.store.adjudications.AdjudicationMethods`; the dashboard's paged reads:
+    :class:`dlqa.store.queries.QueryMethods`)."""
 
     def __init__(
         self, engine: Engine, url: str, project_dir: Path, artifact_root: Path | None = None

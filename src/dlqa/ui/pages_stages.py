@@ -1,0 +1,3 @@
+"""Dashboard pages (being written)."""
+
+ROUTES: list = []
