@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -15,9 +16,12 @@ from dlqa.cli.common import (
     OptionalConfigOption,
     QuietOption,
     load_project_config,
+    open_configured_store,
     show_report,
+    stdout,
 )
 from dlqa.runner import run_label_agreement
+from dlqa.runner.labels import final_labels, write_adjudications_csv
 
 app = typer.Typer(
     rich_markup_mode="markdown",
@@ -68,4 +72,47 @@ def agreement_command(
         allow_inconclusive=allow_inconclusive,
     )
     show_report(run.report, run.written, quiet=quiet)
+    if run.report is not None and not quiet:
+        _print_adjudicated(run.report.meta)
     raise typer.Exit(run.exit_code)
+
+
+def _print_adjudicated(meta: dict[str, Any]) -> None:
+    total, decided = int(meta.get("to_adjudicate", 0)), int(meta.get("adjudicated", 0))
+    if total:
+        stdout.print(
+            f"items to adjudicate: {total}, {decided} already decided (dashboard: "
+            f"/adjudicate; final labels: dlqa labels adjudications {meta.get('source')})",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+
+
+@app.command("adjudications")
+def adjudications_command(
+    source: Annotated[
+        str, typer.Argument(help="The annotation table, as `dlqa labels agreement` named it.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the final labels to this CSV file.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """The final labels adjudicators chose for the items annotators disagreed on: item,
+    label, adjudicator, when (the latest decision on each item)."""
+    with open_configured_store(db) as store:
+        records = final_labels(store, source)
+    if out is not None:
+        write_adjudications_csv(records, out)
+        stdout.print(f"wrote {len(records)} final labels to {out}", highlight=False)
+        return
+    for record in records:  # item, final label, adjudicator, when: two spaces apart
+        stdout.print(
+            f"{record.item_id}  {record.label}  {record.adjudicator or '-'}  "
+            f"{record.created_at:%Y-%m-%d %H:%M:%S}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    stdout.print(f"{len(records)} adjudicated items of {source}", highlight=False, markup=False)

@@ -312,8 +312,16 @@ class DataProfile:
         if not len(sample_ids):
             return np.zeros(0, dtype=np.int64)
         wanted = pa.array(list(sample_ids), type=pa.string())
-        positions = pc.index_in(wanted, value_set=self.column("sample_id"))
-        return positions.fill_null(-1).to_numpy().astype(np.int64)
+        distinct = pc.unique(wanted)
+        # Hash the few ids asked for and probe the column once: hashing the whole column as
+        # the value set costs ~0.3 s per call at a million samples (a dashboard request).
+        hits = pc.index_in(self.column("sample_id"), value_set=distinct)
+        rows = np.flatnonzero(hits.is_valid().to_numpy(zero_copy_only=False))
+        found = np.full(len(distinct), -1, dtype=np.int64)
+        slots = hits.take(pa.array(rows)).to_numpy().astype(np.int64)
+        # Reversed, so that an id held twice maps to its first row, as a lookup would.
+        found[slots[::-1]] = rows[::-1]
+        return found[pc.index_in(wanted, value_set=distinct).to_numpy().astype(np.int64)]
 
     # ------------------------------------------------------------------ duplicates
 

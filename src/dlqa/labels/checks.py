@@ -140,7 +140,9 @@ def check_disagreements(context: Any, params: dict[str, Any]) -> CheckResult:
         threshold=limit,
         n=pairable,
         evidence=[Evidence("table", rows, len(rows), "items to adjudicate")] if rows else [],
-        details={"count": len(rows)},
+        # The table's path: the adjudication queue of a `dlqa check` run, whose report's
+        # source is the data, is keyed by it.
+        details={"count": len(rows), "source": context.source},
     )
 
 

@@ -5,6 +5,7 @@ Alembic migrations shipped in ``dlqa/store/migrations``; opening a database alwa
 upgrades it to the newest revision (``check_database`` looks without upgrading).
 """
 
+from dlqa.store.adjudications import AdjudicationRecord
 from dlqa.store.artifacts import ArtifactStore
 from dlqa.store.connect import (
     CONNECT_TIMEOUT_S,
@@ -36,6 +37,7 @@ from dlqa.store.reviews import (
 from dlqa.store.store import ARTIFACTS_ENV, Store, artifact_root, open_store
 
 __all__ = [
+    "AdjudicationRecord",
     "ARTIFACTS_ENV",
     "CONNECT_TIMEOUT_S",
     "DATABASE_URL_ENV",

@@ -170,6 +170,18 @@ class ReviewMethods:
         with self._sessions() as session:
             return [_review_record(row) for row in session.scalars(query)]
 
+    def review_samples_page(self, offset: int = 0, limit: int = 50) -> list[ReviewSampleRecord]:
+        """One page of the drawn review samples, newest first."""
+        query = (
+            select(ReviewSampleRow).order_by(ReviewSampleRow.id.desc()).offset(offset).limit(limit)
+        )
+        with self._sessions() as session:
+            return [_review_record(row) for row in session.scalars(query)]
+
+    def count_review_samples(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(ReviewSampleRow)) or 0)
+
     def add_verdicts(
         self, review_id: int, verdicts: Sequence[NewVerdict], reviewer: str | None = None
     ) -> int:
