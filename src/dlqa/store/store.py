@@ -33,13 +33,14 @@ from dlqa.store.records import (
     snapshot_record,
 )
 from dlqa.store.reviews import ReviewMethods
+from dlqa.store.snapshot_queries import SnapshotQueryMethods
 
 ARTIFACTS_ENV = "DLQA_ARTIFACTS"
 SNAPSHOTS_HINT = "see the stored snapshots with `dlqa data snapshots`"
 _LATEST_REF = re.compile(r"latest(?:~(\d+))?")
 
 
-class Store(ReviewMethods, AdjudicationMethods, QueryMethods):
+class Store(ReviewMethods, AdjudicationMethods, QueryMethods, SnapshotQueryMethods):
     """Typed access to one dlqa database and the artifact folder of one project (spot-check
     reviews: :class:`dlqa.store.reviews.ReviewMethods`; adjudicated labels:
     :class:`dlqa.store.adjudications.AdjudicationMethods`; the dashboard's paged reads:
