@@ -154,10 +154,10 @@ def add_profile_run(store: Store, table: Path, n: int, ids: list[str], seed: int
     return store.add_snapshot(run_id, SOURCE, f"sha256:{seed:064x}", n, digest, summary)
 
 
-def add_reviews(store: Store, snapshot_id: int, ids: list[str]) -> list[str]:
+def add_reviews(store: Store, snapshot_id: int, ids: list[str]) -> tuple[list[str], int | None]:
     """Review samples with verdicts and adjudications, where the store has them; the names of
-    what it lacks."""
-    skipped = []
+    what it lacks, and the last review's id."""
+    skipped, review_id = [], None
     if hasattr(store, "add_review_sample") and hasattr(store, "add_verdicts"):
         from dlqa.store.reviews import NewVerdict
 
@@ -176,7 +176,7 @@ def add_reviews(store: Store, snapshot_id: int, ids: list[str]) -> list[str]:
             store.add_adjudication(SOURCE, f"item-{item}", "class_002", adjudicator="bench")
     else:
         skipped.append("adjudications")
-    return skipped
+    return skipped, review_id
 
 
 def populate(store: Store, tables: tuple[Path, Path], n: int, runs: int) -> dict[str, Any]:
@@ -191,11 +191,12 @@ def populate(store: Store, tables: tuple[Path, Path], n: int, runs: int) -> dict
         store.add_results(last_run, results_for(kind, ids, rng))
         store.finish_run(last_run, "finished", 0)
     new = add_profile_run(store, tables[1], n, ids, 2)
-    skipped = add_reviews(store, new, ids)
+    skipped, review = add_reviews(store, new, ids)
     thumbnail = next(
         iter(store.get_run(store.get_snapshot(new).run_id).report["thumbnails"].values())
     )
-    return {"old": old, "new": new, "run": last_run, "artifact": thumbnail, "skipped": skipped}
+    return {"old": old, "new": new, "run": last_run, "artifact": thumbnail, "skipped": skipped,
+            "review": review, "review_item": ids[19 * 100 + 80]}  # fmt: skip
 
 
 # -- timing ------------------------------------------------------------------------------
@@ -212,7 +213,23 @@ def page_paths(named: dict[str, Any], n: int) -> list[str]:
         f"/data/diff?a={named['old']}&b={named['new']}",
         f"/data/diff?a={named['old']}&b={named['new']}&change=label&page=20",
         f"/artifacts/{named['artifact']}",
+        *([f"/review/{named['review']}"] if named["review"] else []),
     ]
+
+
+def time_verdicts(store: Store, named: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """A reviewer's keystroke: one verdict saved (POST), the queue's estimate recomputed."""
+    from starlette.testclient import TestClient
+
+    path = f"/api/review/{named['review']}/verdicts"
+    body = {"sample_id": named["review_item"], "verdict": "ok"}
+    times, status = [], 0
+    with TestClient(create_app(UiSettings(store=store)), raise_server_exceptions=False) as client:
+        for _ in range(repeat + 1):
+            started = time.perf_counter()
+            status = client.post(path, json=body).status_code
+            times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(times[1:]), "first_ms": times[0], "status": status}
 
 
 def time_pages(store: Store, paths: list[str], repeat: int) -> dict[str, dict[str, Any]]:
@@ -247,6 +264,8 @@ def bench_database(name: str, url: str, project: Path, tables: tuple[Path, Path]
         print(f"{name:<10} store built in {built:.1f} s ({args.runs:,} runs, "
               f"{args.runs * 10 + 20:,} results); skipped: {skipped}")  # fmt: skip
         figures = time_pages(store, page_paths(named, args.samples), args.repeat)
+        if named["review"]:
+            figures["POST /api/review/N/verdicts"] = time_verdicts(store, named, args.repeat)
     finally:
         store.close()
     for path, f in figures.items():

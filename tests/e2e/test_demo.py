@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,11 @@ def test_demo_catches_every_planted_problem(tmp_path, monkeypatch):
     assert "Training QA on the demo CNN" in out and "none failed" in out
     # Run 1 is the monitored training; run 2 the `dlqa check` of the trained CNN's project.
     assert "The CNN trained for 40 epochs reaches" in flat
+    # Every dashboard page is served over the demo's store; the review queue holds a sample.
+    dashboard = re.search(r"Dashboard: (\d+) of (\d+) dashboard pages served", flat)
+    assert dashboard is not None and dashboard[1] == dashboard[2], flat
+    assert "broken:" not in flat
+    assert (tmp_path / "demo" / "review" / "review.csv").is_file()
     report = tmp_path / "demo" / ".dlqa" / "reports" / "run-2" / "report.json"
     document = json.loads(report.read_text())
     validate_report_dict(document)

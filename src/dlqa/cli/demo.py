@@ -21,6 +21,7 @@ from dlqa.demo.run import (
     run_monitored_training,
     unexpected_training_failures,
 )
+from dlqa.demo.ui_part import run_dashboard_part
 from dlqa.runner import run_configured_checks
 from dlqa.train import TORCH_HINT
 
@@ -37,10 +38,12 @@ def demo_command(
     training monitor, run `dlqa check` on it (data checks, the training sanity battery, the
     fast loop, and the evaluation of the trained CNN on its test, golden and regression sets),
     profile the audio and text parts as data runs of their own, and say whether every planted
-    problem was caught.
+    problem was caught. Then draw a spot-check sample for the dashboard's review queue and
+    serve every page of `dlqa ui` once over the demo's store.
 
     Exit code 0 when every planted problem of every part was caught, no other data check
-    failed and the correct CNN passed its training checks, 1 otherwise.
+    failed, the correct CNN passed its training checks and every dashboard page was served,
+    1 otherwise.
     """
     from dlqa.demo.build import build_demo_project  # scikit-learn loads only for the demo
 
@@ -133,6 +136,10 @@ def demo_command(
         exp_failures = experiments.unexpected()
         if exp_failures:
             stdout.print(f"[red]Experiment checks failed: {', '.join(exp_failures)}[/red]")
+    # Last: the dashboard shows every run above, and its review queue a spot-check sample.
+    assert run.run_id is not None
+    dashboard = run_dashboard_part(config, run.run_id)
+    stdout.print(dashboard.line(directory), highlight=False, soft_wrap=True)
     if unexpected:
         stdout.print(f"[red]Data checks failed with nothing planted: {', '.join(unexpected)}[/red]")
     total = sum(len(part.outcomes) for part in parts)
@@ -157,5 +164,6 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
-    failed = missed or unexpected or training_failures or deploy_failures or exp_failures
+    failed = (missed or unexpected or training_failures or deploy_failures or exp_failures
+              or dashboard.broken)  # fmt: skip
     raise typer.Exit(1 if failed else 0)

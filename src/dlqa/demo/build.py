@@ -34,6 +34,7 @@ from dlqa.demo.eval_part import (
 from dlqa.demo.gates import gates_toml
 from dlqa.demo.naming import NameDealer
 from dlqa.demo.text_part import TextPart, build_text_part
+from dlqa.demo.ui_part import REVIEW_DIR
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PLANTED_PROBLEMS = (
@@ -314,6 +315,7 @@ def _prepare_folder(root: Path, data_dir: Path, overwrite: bool) -> None:
         root / EMBEDDINGS_FILE,
         root / EVAL_DIR,
         root / MODEL_FILE,
+        root / REVIEW_DIR,
     )
     taken = [p for p in (*parts, config) if p.exists() and (p.is_file() or any(p.iterdir()))]
     if taken and not overwrite:

@@ -21,7 +21,7 @@ PAGE_MODULES = (
 UI_HINT = "pip install 'dlqa[serve]'"
 
 
-def _require_web() -> None:
+def require_web() -> None:
     for module in ("starlette", "uvicorn"):
         try:
             importlib.import_module(module)
@@ -38,7 +38,7 @@ def _routes() -> list[Any]:
 
 def create_app(settings: UiSettings) -> Any:
     """The dashboard over ``settings.store``."""
-    _require_web()
+    require_web()
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware
@@ -101,4 +101,4 @@ def serve_ui(settings: UiSettings, *, port: int = 8765, ready: Any = None) -> No
     print("dlqa: dashboard stopped", file=sys.stderr)
 
 
-__all__ = ["PAGE_MODULES", "create_app", "serve_ui"]
+__all__ = ["PAGE_MODULES", "create_app", "require_web", "serve_ui"]
