@@ -67,12 +67,18 @@ class ExecuteConfig(Section):
     # LocalCluster started for the run when there is none (dlqa.execute.dask_executor).
     backend: Literal["local", "dask"] = "local"
     address: str | None = Field(None, description="Dask scheduler, tcp://HOST:PORT")
+    worker_root: str | None = Field(
+        None,
+        description="where the Dask workers see the data's root, when they mount the shared "
+        "file system elsewhere (relative: to each worker's working directory)",
+    )
 
     @model_validator(mode="after")
     def _address_needs_dask(self) -> ExecuteConfig:
         # An address with the local backend would be silently ignored: say so instead.
-        if self.address is not None and self.backend != "dask":
-            raise ValueError('address is for the Dask backend: set backend = "dask"')
+        for name in ("address", "worker_root"):
+            if getattr(self, name) is not None and self.backend != "dask":
+                raise ValueError(f'{name} is for the Dask backend: set backend = "dask"')
         return self
 
 

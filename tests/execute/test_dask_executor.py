@@ -167,6 +167,23 @@ def test_a_task_that_keeps_killing_workers_becomes_worker_died(
         list(local_cluster.map(always_kill_on_two, [1, 2, 3]))
 
 
+def test_map_unordered_yields_each_item_with_its_outcome_as_it_finishes(
+    local_cluster: DaskExecutor,
+) -> None:
+    outcomes = dict(local_cluster.map_unordered(always_kill_on_two, range(4)))
+    assert sorted(outcomes) == [0, 1, 2, 3]
+    assert {item: outcomes[item] for item in (0, 1, 3)} == {0: 0, 1: 1, 3: 3}
+    assert isinstance(outcomes[2], WorkerDied) and outcomes[2].item == 2
+
+
+def test_resources_no_worker_offers_are_a_usage_error_before_anything_runs(
+    local_cluster: DaskExecutor,
+) -> None:
+    with pytest.raises(UsageError, match=r"no Dask worker offers GPU=1, .*\(2 worker\(s\); "
+                       r"resources offered: none"):  # fmt: skip
+        next(local_cluster.map_unordered(abs, [1], resources={"GPU": 1}))
+
+
 def test_connects_by_address_and_survives_a_killed_worker(
     scheduler_address: str, tmp_path: Path
 ) -> None:

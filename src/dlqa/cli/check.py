@@ -19,6 +19,7 @@ from dlqa.cli.common import (
     JsonOption,
     JunitOption,
     QuietOption,
+    WorkerRootOption,
     WorkersOption,
     progress_bars,
     show_report,
@@ -40,6 +41,7 @@ def check_command(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     address: AddressOption = None,
+    worker_root: WorkerRootOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -51,7 +53,7 @@ def check_command(
     Exit code 0 when every gate passes, 1 when a gate fails (an inconclusive result fails its
     gate unless relaxed), 2 on a usage or config error, 3 on an internal error, 130 on Ctrl-C.
     """
-    settings = with_executor(load_config(config), executor, address)
+    settings = with_executor(load_config(config), executor, address, worker_root)
     with progress_bars(quiet=quiet) as progress:
         run = run_configured_checks(
             settings,

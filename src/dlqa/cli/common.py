@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -55,6 +55,15 @@ AddressOption = Annotated[
         "--address",
         help="Dask scheduler tcp://HOST:PORT for --executor dask (default: [execute] "
         "address, else a local Dask cluster).",
+        show_default=False,
+    ),
+]
+WorkerRootOption = Annotated[
+    str | None,
+    typer.Option(
+        "--worker-root",
+        help="Where the Dask workers see the data's root, when they mount the shared file "
+        "system elsewhere (default: [execute] worker_root, else the same path).",
         show_default=False,
     ),
 ]
@@ -140,10 +149,12 @@ def load_project_config(path: Path | None) -> Config:
     return default_config()
 
 
-def with_executor(settings: Config, executor: str | None, address: str | None) -> Config:
-    """``settings`` with ``--executor``/``--address`` over its [execute] section (the
-    options win); ``--address`` alone means the Dask backend."""
-    if executor is None and address is None:
+def with_executor(
+    settings: Config, executor: str | None, address: str | None, worker_root: str | None = None
+) -> Config:
+    """``settings`` with ``--executor``/``--address``/``--worker-root`` over its [execute]
+    section (the options win); ``--address`` alone means the Dask backend."""
+    if executor is None and address is None and worker_root is None:
         return settings
     backend = executor or ("dask" if address is not None else settings.execute.backend)
     if backend not in ("local", "dask"):
@@ -151,11 +162,15 @@ def with_executor(settings: Config, executor: str | None, address: str | None) -
             f"--executor must be 'local' or 'dask', got {backend!r}",
             hint="'dask' runs on the scheduler at --address, or on a local Dask cluster",
         )
-    if address is not None and backend != "dask":
-        raise UsageError("--address is for --executor dask", hint="add --executor dask")
-    execute = settings.execute.model_copy(
-        update={"backend": backend, "address": address if backend == "dask" else None}
-    )
+    for option, value in (("--address", address), ("--worker-root", worker_root)):
+        if value is not None and backend != "dask":
+            raise UsageError(f"{option} is for --executor dask", hint="add --executor dask")
+    update: dict[str, Any] = {"backend": backend}
+    if backend != "dask":
+        update.update(address=None, worker_root=None)
+    else:
+        update.update({k: v for k, v in (("address", address), ("worker_root", worker_root)) if v})
+    execute = settings.execute.model_copy(update=update)
     return settings.model_copy(update={"execute": execute})
 
 

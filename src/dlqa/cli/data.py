@@ -21,6 +21,7 @@ from dlqa.cli.common import (
     JunitOption,
     OptionalConfigOption,
     QuietOption,
+    WorkerRootOption,
     WorkersOption,
     load_project_config,
     open_configured_store,
@@ -148,6 +149,7 @@ def profile_command(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     address: AddressOption = None,
+    worker_root: WorkerRootOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -158,7 +160,7 @@ def profile_command(
 
     Exit code 0 when every gate passes, 1 when one fails, 2 on bad input, 130 on Ctrl-C.
     """
-    settings = with_executor(load_project_config(config), executor, address)
+    settings = with_executor(load_project_config(config), executor, address, worker_root)
     columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
     data_source = columns.open(settings.data, source)
     inputs: dict[str, Any] = {"pred_probs": pred_probs, "embeddings": embeddings}
@@ -209,6 +211,7 @@ def drift_command(
     workers: WorkersOption = None,
     executor: ExecutorOption = None,
     address: AddressOption = None,
+    worker_root: WorkerRootOption = None,
     json_path: JsonOption = None,
     html: HtmlOption = None,
     junit: JunitOption = None,
@@ -220,7 +223,7 @@ def drift_command(
 
     Exit code 0 when nothing drifted, 1 when a drift gate failed, 2 on bad input.
     """
-    settings = with_executor(load_project_config(config), executor, address)
+    settings = with_executor(load_project_config(config), executor, address, worker_root)
     columns = _Columns(path_column, label_column, split_column, id_column, text_column, modality)
     # An existing path is a dataset to profile; anything else names a stored snapshot.
     sides = [

@@ -10,8 +10,10 @@ import typer
 from rich.table import Table
 
 from dlqa.cli.common import (
+    AddressOption,
     AllowInconclusiveOption,
     DbOption,
+    ExecutorOption,
     HtmlOption,
     JsonOption,
     JunitOption,
@@ -22,6 +24,7 @@ from dlqa.cli.common import (
     progress_bars,
     show_report,
     stdout,
+    with_executor,
 )
 from dlqa.cli.exp_parts import (
     one_decimal,
@@ -75,6 +78,14 @@ def run_command(
         int | None, typer.Option("--workers", "-w", min=1, help="Seeds at once.")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds before a seed is killed.")] = None,
+    executor: ExecutorOption = None,
+    address: AddressOption = None,
+    gpus_per_seed: Annotated[
+        float,
+        typer.Option(
+            "--gpus-per-seed", min=0, help="--executor dask: the GPU resources each seed holds."
+        ),
+    ] = 0,
     mode: Annotated[
         list[str] | None,
         typer.Option("--mode", help="NAME=V1,V2: run only these values of a mode ([exp] modes)."),
@@ -108,11 +119,15 @@ def run_command(
     --until-decided: instead of N seeds, seeds of NAME and of the baseline in stages until a
     group-sequential comparison decides (at most --max-seeds each; needs --min-effect).
 
+    --executor dask [--address tcp://HOST:PORT]: each seed is a task on a Dask worker, its
+    command run there in the project folder (which the workers must share); with
+    --gpus-per-seed N, only on workers started with --resources GPU=...
+
     Exit code 0 when every seed finished with metrics (--until-decided: improved or no
     difference), 1 when one failed (it is stored; or regressed / inconclusive), 2 on a dirty
     tree (without --allow-dirty), a command not found or bad options.
     """
-    settings = load_project_config(config)
+    settings = with_executor(load_project_config(config), executor, address)
     reports = {"json": json_path}
     if until_decided:
         if settings.section("exp").modes:
@@ -140,6 +155,7 @@ def run_command(
             allow_dirty=allow_dirty,
             workers=workers,
             timeout_s=timeout,
+            gpus_per_seed=gpus_per_seed,
             db=db,
             progress=progress,
             explicit_reports=reports,

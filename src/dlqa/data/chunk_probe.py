@@ -29,8 +29,24 @@ CRASH_HOOK_VARIABLE = "DLQA_TEST_CRASH_ON"
 CRASH_EXIT_VARIABLE = "DLQA_TEST_CRASH_EXIT"
 
 
-# A chunk for a worker: its samples, the metadata keys of the source, the modality's name.
-ChunkTask = tuple[list[Sample], list[str], str]
+# Where a worker finds the files: (the root as this machine sees it, the same root as the
+# workers see it), when they mount the shared file system elsewhere; None when the paths are
+# the same everywhere. A sample's file travels as its path relative to the first root.
+RootMap = tuple[str, str] | None
+
+# A chunk for a worker: its samples, the metadata keys of the source, the modality's name, and
+# where the workers see the source's root (optional: without it, the paths as they are).
+ChunkTask = tuple[list[Sample], list[str], str] | tuple[list[Sample], list[str], str, RootMap]
+
+
+def worker_path(path: str, roots: RootMap) -> str:
+    """Where a worker reads the file the client knows as ``path``: the same path, or its path
+    relative to the client's root joined to the workers' root (which, when relative, a worker
+    resolves against its own working directory)."""
+    if roots is None:
+        return path
+    client_root, shared_root = roots
+    return os.path.join(shared_root, os.path.relpath(path, client_root))
 
 
 def probe_sample(sample: Sample, modality: str = "image") -> dict[str, Any]:
@@ -40,7 +56,7 @@ def probe_sample(sample: Sample, modality: str = "image") -> dict[str, Any]:
     and decoded from the same bytes. File and decoding errors are findings in the row.
     """
     spec = get_modality(modality)
-    row, work = _decode_sample(sample, spec)
+    row, work = _decode_sample(sample, spec, None)
     if work is not None and spec.finish is not None:
         row.update(spec.finish([work])[0])
     return row
@@ -65,9 +81,12 @@ def _column_names(modality: str) -> tuple[str, ...]:
     return tuple(profile_schema(get_modality(modality), []).names)
 
 
-def _decode_sample(sample: Sample, modality: Modality) -> tuple[dict[str, Any], Any]:
+def _decode_sample(
+    sample: Sample, modality: Modality, roots: RootMap
+) -> tuple[dict[str, Any], Any]:
     """The row of one sample without what the modality finishes per chunk (pixel statistics),
-    and what that needs (None when the sample is already fully probed)."""
+    and what that needs (None when the sample is already fully probed). The file is read
+    where ``roots`` says the worker sees it; the row keeps the path the source gave."""
     row = identity_row(sample, modality)
     if sample.in_memory:
         decoded, work = modality.decode(sample, None)
@@ -78,7 +97,7 @@ def _decode_sample(sample: Sample, modality: Modality) -> tuple[dict[str, Any], 
         # A dataset item that raised says what; otherwise the sample simply has no content.
         row["error_detail"] = sample.error or "the sample has neither a path nor in-memory content"
         return row, None
-    data, file_row = read_file_bytes(sample.path)
+    data, file_row = read_file_bytes(worker_path(sample.path, roots))
     row.update(file_row)
     if data is None:
         return row, None
@@ -134,7 +153,8 @@ def probe_chunk(task: ChunkTask) -> pa.RecordBatch:
     statistics of images, which for small images is most of the probe's time saved) is then
     done for the chunk together. Only the chunk's rows are ever Python objects.
     """
-    samples, meta_keys, modality_name = task
+    samples, meta_keys, modality_name, *rest = task
+    roots: RootMap = rest[0] if rest else None
     modality = get_modality(modality_name)
     rows: list[dict[str, Any]] = []
     works: list[tuple[int, Any]] = []  # (row, what finishing it needs)
@@ -143,7 +163,7 @@ def probe_chunk(task: ChunkTask) -> pa.RecordBatch:
         if crash_on:
             _crash_if_marked(sample, crash_on)
         try:
-            row, work = _decode_sample(sample, modality)
+            row, work = _decode_sample(sample, modality, roots)
         except Exception as exc:  # one bad sample must never abort the whole profile
             row, work = _failed_probe_row(sample, modality, exc), None
         if work is not None:

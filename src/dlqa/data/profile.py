@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlqa.core.errors import UsageError
-from dlqa.data.chunk_probe import ChunkTask, identity_row, probe_chunk, to_batch
+from dlqa.data.chunk_probe import (
+    ChunkTask,
+    RootMap,
+    identity_row,
+    probe_chunk,
+    to_batch,
+    worker_path,
+)
 from dlqa.data.columns import META_PREFIX
 from dlqa.data.modalities import get_modality, profile_schema
 from dlqa.execute.base import Executor, WorkerDied
@@ -72,16 +79,16 @@ def _probe_batches(
         if not isinstance(outcome, WorkerDied):
             yield outcome
             continue
-        samples, meta_keys, modality = outcome.item
+        samples, *context = outcome.item
         if len(samples) == 1:  # the death is already pinned on the sample
-            yield _probe_alone(executor, samples[0], meta_keys, modality, outcome, deaths)
+            yield _probe_alone(executor, samples[0], context, outcome, deaths)
             continue
         n_deaths = len(deaths)
-        singles = (([sample], meta_keys, modality) for sample in samples)
+        singles = (([sample], *context) for sample in samples)
         retried = executor.map(probe_chunk, singles, on_worker_death="yield")
         for sample, single in zip(samples, retried, strict=True):
             if isinstance(single, WorkerDied):
-                single = _probe_alone(executor, sample, meta_keys, modality, single, deaths)
+                single = _probe_alone(executor, sample, context, single, deaths)
             yield single
         if len(deaths) == n_deaths:  # every sample probed fine alone: still, a worker died
             deaths.append(
@@ -97,18 +104,17 @@ def _probe_batches(
 def _probe_alone(
     executor: Executor,
     sample: Sample,
-    meta_keys: list[str],
-    modality: str,
+    context: list[Any],
     death: WorkerDied,
     deaths: list[dict],
 ) -> pa.RecordBatch:
     """The batch of one sample whose worker died: tried once more unless it killed a fresh
     worker on its own (a worker that ran other samples may have died of what they left
-    behind); a second death makes its row an unreadable finding."""
+    behind); a second death makes its row an unreadable finding. ``context`` is the rest of
+    the chunk's task: the metadata keys, the modality's name, the root map."""
+    meta_keys, modality = context[0], context[1]
     if death.tasks_before > 0:
-        [again] = executor.map(
-            probe_chunk, [([sample], meta_keys, modality)], on_worker_death="yield"
-        )
+        [again] = executor.map(probe_chunk, [([sample], *context)], on_worker_death="yield")
         if not isinstance(again, WorkerDied):
             deaths.append(
                 {
@@ -176,7 +182,9 @@ def profile_source(
     meta_keys = _meta_keys(first_chunk)
     modality = get_modality(getattr(source, "modality", "image"))
     schema = profile_schema(modality, meta_keys)
-    tasks = ((chunk, meta_keys, modality.name) for chunk in _prepend(first_chunk, chunks))
+    roots = _root_map(source, executor)
+    _require_visible_to_workers(executor, first_chunk, roots)
+    tasks = ((chunk, meta_keys, modality.name, roots) for chunk in _prepend(first_chunk, chunks))
 
     partial_path = out_path.with_name(out_path.name + ".partial")
     n_samples = n_errors = 0
@@ -209,6 +217,42 @@ def profile_source(
         meta_columns=[META_PREFIX + key for key in meta_keys],
         worker_deaths=deaths,
     )
+
+
+def _root_map(source: Source, executor: Executor) -> RootMap:
+    """(the source's root here, the same root as the executor's workers see it) when they see
+    the shared file system elsewhere (``worker_root`` of a Dask executor); None otherwise."""
+    shared_root = getattr(executor, "worker_root", None)
+    if shared_root is None or not os.path.isabs(str(source.root)):
+        return None  # in-memory sources ("<arrays>") have no files to find
+    root = str(source.root)
+    return (root if os.path.isdir(root) else os.path.dirname(root)), str(shared_root)
+
+
+def _require_visible_to_workers(executor: Executor, chunk: list[Sample], roots: RootMap) -> None:
+    """A usage error, before any work, when the workers cannot see files that this machine
+    sees (no shared file system, or one mounted elsewhere): otherwise every sample would come
+    back as an "unreadable" finding. A file missing here too is the data's own problem and is
+    left to the probe."""
+    first_missing = getattr(executor, "first_missing_path", None)
+    if first_missing is None:  # the local pool sees what this process sees
+        return
+    seen_here = [s.path for s in chunk if s.path is not None and os.path.exists(s.path)]
+    missing = first_missing([worker_path(path, roots) for path in seen_here])
+    if missing is None:
+        return
+    path, worker = missing
+    raise UsageError(
+        f"the Dask workers cannot see the data: {path} is missing on worker {worker}",
+        hint="put the data on a file system the workers share, mounted at the same path, or "
+        "say where the workers see the source's root "
+        f"({roots[0] if roots else _common_root(seen_here)}) with --worker-root or "
+        "[execute] worker_root",
+    )
+
+
+def _common_root(paths: list[str]) -> str:
+    return os.path.commonpath(paths) if paths else "?"
 
 
 def _prepend(first: list[Sample], rest: Iterator[list[Sample]]) -> Iterator[list[Sample]]:

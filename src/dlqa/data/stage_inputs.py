@@ -41,7 +41,10 @@ def profile_into_store(
         table = Path(tmp) / "profile.parquet"
         execute = run.config.execute
         with get_executor(
-            run.workers, backend=execute.backend, address=execute.address
+            run.workers,
+            backend=execute.backend,
+            address=execute.address,
+            worker_root=execute.worker_root,
         ) as executor:
             info = profile_source(source, table, executor=executor, on_progress=advance)
         digest = store.artifacts.put_file(table, PARQUET_MEDIA_TYPE)

@@ -147,17 +147,27 @@ def _outcome(pool: WorkerPool, future: Future[Any], yield_deaths: bool) -> Any:
 
 
 def get_executor(
-    workers: int | None = None, *, backend: str = "local", address: str | None = None
+    workers: int | None = None,
+    *,
+    backend: str = "local",
+    address: str | None = None,
+    worker_root: str | None = None,
 ) -> Executor:
     """The executor for ``workers`` processes (None: one per CPU core; 1: in-process).
 
     ``backend="dask"`` runs on the Dask scheduler at ``address``, or on a LocalCluster of
     ``workers`` processes without one; dask is imported only then (it is optional).
+    ``worker_root`` is where its workers see the data's root when they mount the shared file
+    system elsewhere than this machine.
     """
     if backend == "dask":
         from dlqa.execute.dask_executor import DaskExecutor
 
-        return DaskExecutor(address, workers)
+        return DaskExecutor(address, workers, worker_root=worker_root)
+    if worker_root is not None:
+        raise UsageError(
+            "worker_root is for the Dask backend", hint='set backend = "dask" or leave it out'
+        )
     if backend != "local":
         raise UsageError(
             f"unknown executor {backend!r}", hint="choose 'local' (the default) or 'dask'"

@@ -6,11 +6,15 @@ that N workers on N cores do not oversubscribe them. Its output goes to ``log.tx
 folder; its resource use (CPU time, peak memory) comes from ``wait4`` on the process. A seed
 that exits non-zero, is killed, or leaves no metrics is a failed seed with the tail of its log:
 stored, never dropped.
+
+On a Dask cluster (``run_seeds_on_cluster``), each seed is a task whose worker runs the same
+``run_seed`` and sends its record back; the project folder must be shared with the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -21,6 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dlqa.core.errors import UsageError
 from dlqa.exp.groups import SEED_FAILED, SEED_OK, SeedRecord
@@ -180,10 +185,19 @@ def run_seeds(
     workers: int = 1,
     hourly_rate: float | None = None,
     on_done: Callable[[SeedRecord], None] | None = None,
+    cluster: Any = None,
+    gpus_per_seed: float = 0,
 ) -> list[SeedRecord]:
     """Every job, ``workers`` at a time; in seed order. Ctrl-C stops the running seeds and
     raises KeyboardInterrupt after marking the unfinished ones as interrupted (the caller
-    keeps what finished: ``run_seeds.finished``)."""
+    keeps what finished: ``run_seeds.finished``).
+
+    With ``cluster`` (a ``DaskExecutor``), each seed is a task on a Dask worker instead (see
+    ``run_seeds_on_cluster``); the cluster decides how many run at once."""
+    if cluster is not None:
+        return run_seeds_on_cluster(
+            cluster, jobs, hourly_rate=hourly_rate, on_done=on_done, gpus_per_seed=gpus_per_seed
+        )
     live = _Live()
     records: dict[int, SeedRecord] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
@@ -202,11 +216,73 @@ def run_seeds(
                 records[job.seed] = future.result()
             elif job.seed not in records:
                 records[job.seed] = SeedRecord(job.seed, SEED_FAILED, reason="interrupted")
-        interrupted = KeyboardInterrupt()
-        interrupted.records = [records[j.seed] for j in jobs]  # type: ignore[attr-defined]
-        raise interrupted from None
+        raise _interrupted(jobs, records) from None
     pool.shutdown(wait=True)
     return [records[job.seed] for job in jobs]
 
 
-__all__ = ["SeedJob", "check_command", "run_seed", "run_seeds"]
+def _interrupted(jobs: Sequence[SeedJob], records: dict[int, SeedRecord]) -> KeyboardInterrupt:
+    """The KeyboardInterrupt to raise, carrying every job's record (unfinished: interrupted)."""
+    interrupted = KeyboardInterrupt()
+    interrupted.records = [  # type: ignore[attr-defined]
+        records.get(job.seed) or SeedRecord(job.seed, SEED_FAILED, reason="interrupted")
+        for job in jobs
+    ]
+    return interrupted
+
+
+def run_seeds_on_cluster(
+    cluster: Any,
+    jobs: Sequence[SeedJob],
+    *,
+    hourly_rate: float | None = None,
+    on_done: Callable[[SeedRecord], None] | None = None,
+    gpus_per_seed: float = 0,
+) -> list[SeedRecord]:
+    """Every job as a task on a Dask worker: the seed's command runs there as a subprocess,
+    in the job's working directory, which must be on a file system the workers share (a
+    usage error names it otherwise). Each task holds ``GPU: gpus_per_seed`` of its worker's
+    resources when that is above 0. The worker reads the seed's run folder and sends back its
+    record (metrics, fingerprints, log tail, resource use); a worker lost under a seed makes
+    that seed a failed one, saying so. Records come back in seed order."""
+    _require_shared_folders(cluster, jobs)
+    resources = {"GPU": gpus_per_seed} if gpus_per_seed > 0 else None
+    task = functools.partial(_run_seed_on_worker, hourly_rate=hourly_rate)
+    records: dict[int, SeedRecord] = {}
+    try:
+        for job, outcome in cluster.map_unordered(task, jobs, resources=resources):
+            record = outcome
+            if not isinstance(outcome, SeedRecord):  # WorkerDied: Dask already retried it
+                record = SeedRecord(
+                    job.seed, SEED_FAILED, reason=f"its Dask worker died ({outcome.reason})"
+                )
+            records[job.seed] = record
+            if on_done is not None:
+                on_done(record)
+    except KeyboardInterrupt:
+        # The unfinished tasks are cancelled; a seed process already started on a worker
+        # runs on to its end (or its --timeout) there.
+        raise _interrupted(jobs, records) from None
+    return [records[job.seed] for job in jobs]
+
+
+def _run_seed_on_worker(job: SeedJob, hourly_rate: float | None) -> SeedRecord:
+    """Runs on a Dask worker: one seed, exactly as the local runner runs it."""
+    return run_seed(job, _Live(), hourly_rate)
+
+
+def _require_shared_folders(cluster: Any, jobs: Sequence[SeedJob]) -> None:
+    if not jobs:
+        return
+    folder = str(jobs[0].cwd)
+    missing = cluster.first_missing_path([folder])
+    if missing is not None:
+        raise UsageError(
+            f"the Dask workers cannot see the project folder: {missing[0]} is missing on "
+            f"worker {missing[1]}",
+            hint="seeds run in the project folder on the workers: put it on a file system "
+            "they share, mounted at the same path",
+        )
+
+
+__all__ = ["SeedJob", "check_command", "run_seed", "run_seeds", "run_seeds_on_cluster"]

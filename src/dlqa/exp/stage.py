@@ -25,6 +25,8 @@ Registered through the ``dlqa.stages`` entry point ``exp``; importing it starts 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,12 +128,15 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
     group = new_group(name, spec["command"], spec)
     workers = spec.get("workers") or section.workers or run.workers or os.cpu_count() or 1
     try:
-        group.seeds = run_seeds(
-            jobs,
-            workers=workers,
-            hourly_rate=section.hourly_rate,
-            on_done=lambda _record: advance(1),
-        )
+        with _seed_cluster(run, spec, workers) as cluster:
+            group.seeds = run_seeds(
+                jobs,
+                workers=workers,
+                hourly_rate=section.hourly_rate,
+                on_done=lambda _record: advance(1),
+                cluster=cluster,
+                gpus_per_seed=spec.get("gpus_per_seed") or 0,
+            )
     except KeyboardInterrupt as interrupted:
         # What finished is kept: the group goes on record with the unfinished seeds marked.
         group.seeds = list(getattr(interrupted, "records", []))
@@ -139,6 +144,21 @@ def _run_group(run: StageRun, spec: dict[str, Any]) -> SeedGroup:
         run.store.set_report_parts(run.run_id, {"exp": {"group": group.to_dict()}})
         raise
     return group
+
+
+@contextmanager
+def _seed_cluster(run: StageRun, spec: dict[str, Any], workers: int) -> Iterator[Any]:
+    """The Dask cluster the seeds run on ([execute] backend = "dask", or --executor dask:
+    the scheduler at its address, else a local cluster of ``workers`` processes); None
+    for the local runner."""
+    execute = run.config.execute
+    if execute.backend != "dask":
+        yield None
+        return
+    from dlqa.execute import get_executor
+
+    with get_executor(workers, backend="dask", address=execute.address) as cluster:
+        yield cluster
 
 
 def _ablation(run: StageRun, context: ExpContext, spec: dict[str, Any]) -> None:

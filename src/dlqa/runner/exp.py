@@ -60,9 +60,12 @@ def run_group(
     timeout_s: float | None = None,
     cwd: Path | None = None,
     extra: dict[str, Any] | None = None,
+    gpus_per_seed: float = 0,
     **session: Any,
 ) -> RunSession:
-    """`dlqa exp run NAME --seeds N -- CMD`: run the seeds, store the group."""
+    """`dlqa exp run NAME --seeds N -- CMD`: run the seeds, store the group. With
+    [execute] backend = "dask", each seed is a task on a Dask worker, holding
+    ``gpus_per_seed`` of its GPU resources (see dlqa.exp.launch.run_seeds_on_cluster)."""
     from dlqa.exp.environment import environment_fingerprint
     from dlqa.exp.launch import check_command
 
@@ -71,6 +74,12 @@ def run_group(
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise UsageError("--seeds must be at least 1")
+    if gpus_per_seed and config.execute.backend != "dask":
+        raise UsageError(
+            "--gpus-per-seed is for seeds run on Dask workers",
+            hint="add --executor dask --address of a cluster whose workers offer GPUs "
+            "(dask worker ADDRESS --resources GPU=1)",
+        )
     spec = {
         "name": name,
         "command": check_command(command, root),
@@ -83,6 +92,8 @@ def run_group(
     }
     if cwd is not None:
         spec["cwd"] = str(cwd)
+    if gpus_per_seed:
+        spec["gpus_per_seed"] = gpus_per_seed
     return run_configured_checks(
         config,
         stages=("exp",),
