@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/python -m pip
 PIP_INSTALL := $(PIP) install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_DIR ?= dlqa-demo
 
-.PHONY: demo test lint bench clean postgresql
+.PHONY: demo test lint bench clean postgresql chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,24 @@ postgresql:
 			"install it: the PostgreSQL tests will skip (apt-get install postgresql to run them)"; \
 	fi
 
+# The dashboard's browser tests drive Debian's chromium with Playwright (tests/e2e/ui_browser.py);
+# install it when missing and we may, else they skip (fail in CI).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "chromium not found and not root to install it: the browser tests will skip" \
+			"(apt-get install chromium to run them)"; \
+	fi
+
 ## make demo: install, build the bundled example project, run `dlqa check` on it, write the report
 demo: $(VENV)/.installed
 	$(VENV)/bin/dlqa demo --dir $(DEMO_DIR)
 
 ## make test: install with dev extras (and PostgreSQL), lint, check the import layers, run the whole test suite
-test: $(VENV)/.installed-dev postgresql
+test: $(VENV)/.installed-dev postgresql chromium
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest

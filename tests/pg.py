@@ -26,9 +26,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import NoReturn
 
-REQUIRE_SERVICES_ENV = "DLQA_REQUIRE_SERVICES"
+# Moved to tests/services.py (the browser tests share them); imported here as before.
+from tests.services import REQUIRE_SERVICES_ENV, services_required, skip_or_fail  # noqa: F401
+
 SUPERUSER = "dlqa"
 UNPRIVILEGED_USER = "postgres"
 INSTALL_HINT = "install Debian's postgresql package (`make test` does, as root)"
@@ -36,19 +37,6 @@ INSTALL_HINT = "install Debian's postgresql package (`make test` does, as root)"
 
 class ServerUnavailable(RuntimeError):
     """No PostgreSQL server could be started here; the message says why."""
-
-
-def services_required() -> bool:
-    return os.environ.get(REQUIRE_SERVICES_ENV, "").strip() not in ("", "0")
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip the test, saying why; fail it instead when DLQA_REQUIRE_SERVICES=1."""
-    import pytest
-
-    if services_required():
-        pytest.fail(f"PostgreSQL is required ({REQUIRE_SERVICES_ENV}=1): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def find_bin_dir() -> Path | None:
