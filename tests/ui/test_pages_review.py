@@ -175,7 +175,9 @@ def test_a_verdict_for_another_review_names_item_and_review(store: Store, client
         "'cat1.png'" in answer.json()["error"]
         and f"review sample {other}" in answer.json()["error"]
     )
-    assert client.post(f"/api/review/{other}/verdicts", content=b"{not json").status_code == 400
+    not_json = client.post(f"/api/review/{other}/verdicts", content=b"{not json",
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    assert not_json.status_code == 400
 
 
 def test_read_only_without_a_token_and_writable_with_it(store: Store, tmp_path) -> None:
@@ -197,6 +199,24 @@ def test_read_only_without_a_token_and_writable_with_it(store: Store, tmp_path) 
                             json={"sample_id": "dog0.png", "verdict": "ok"})  # fmt: skip
         assert right.status_code == 200
     assert [v.sample_id for v in store.current_verdicts(source)] == ["dog0.png"]
+
+
+def test_another_site_cannot_save_a_verdict(store: Store, client, tmp_path) -> None:
+    """On loopback anyone on the machine may review, but a page of another site open in the
+    same browser may not: it can post a form (not JSON) without asking, and names its origin."""
+    review_id = pets_review(store, tmp_path)
+    source = store.get_review_sample(review_id).source
+    url = f"/api/review/{review_id}/verdicts"
+    as_form = client.post(url, content='{"sample_id": "dog0.png", "verdict": "ok"}',
+                          headers={"Content-Type": "text/plain"})  # fmt: skip
+    assert as_form.status_code == 403 and "application/json" in as_form.json()["error"]
+    elsewhere = client.post(url, json={"sample_id": "dog0.png", "verdict": "ok"},
+                            headers={"Origin": "http://evil.example"})  # fmt: skip
+    assert elsewhere.status_code == 403 and "evil.example" in elsewhere.json()["error"]
+    assert store.current_verdicts(source) == []
+    same_site = client.post(url, json={"sample_id": "dog0.png", "verdict": "ok"},
+                            headers={"Origin": "http://testserver"})  # fmt: skip
+    assert same_site.status_code == 200
 
 
 def test_hostile_ids_labels_and_texts_are_escaped(store: Store, client, tmp_path) -> None:

@@ -135,13 +135,19 @@ def test_run_page_shows_header_results_and_a_sandboxed_report(client: Any, store
                      user="ana", host="gpu-7", git=git)  # fmt: skip
     page = client.get(f"/runs/{run_id}").text
     assert "dlqa data profile ./x" in page and "ana@gpu-7" in page and "feedbeef00" in page
-    assert f'<iframe class="run-report" sandbox src="/runs/{run_id}/report"' in page
-    assert "allow-scripts" not in page
+    assert f'<iframe class="run-report" sandbox="allow-scripts" src="/runs/{run_id}/report"' in page
+    # Scripts in the frame run in an origin of their own: never the dashboard's.
+    assert "allow-same-origin" not in page
     assert "data.check99" in page and "data.check100" not in page  # 100 results a page
     assert "data.check100" in client.get(f"/runs/{run_id}?page=2").text
     report = client.get(f"/runs/{run_id}/report")
     assert report.status_code == 200 and "data.check129" in report.text
-    assert "default-src 'none'" in report.headers["content-security-policy"]
+    policy = report.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    # Only the report's own script, by its hash; no inline handlers, no 'unsafe-inline' script.
+    script_src = next(d for d in policy.split(";") if d.strip().startswith("script-src"))
+    assert "'sha256-" in script_src and "unsafe-inline" not in script_src
+    assert "onclick=" not in report.text
 
 
 def test_api_gives_the_json_report(client: Any, store: Store) -> None:

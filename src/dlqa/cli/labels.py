@@ -92,7 +92,7 @@ def _print_adjudicated(meta: dict[str, Any]) -> None:
 @app.command("adjudications")
 def adjudications_command(
     source: Annotated[
-        str, typer.Argument(help="The annotation table, as `dlqa labels agreement` named it.")
+        str, typer.Argument(help="The annotation table that `dlqa labels agreement` read.")
     ],
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the final labels to this CSV file.")
@@ -101,6 +101,8 @@ def adjudications_command(
 ) -> None:
     """The final labels adjudicators chose for the items annotators disagreed on: item,
     label, adjudicator, when (the latest decision on each item)."""
+    # The table's absolute path, as the agreement run stored it, however it is given here.
+    source = str(Path(source).expanduser().resolve())
     with open_configured_store(db) as store:
         records = final_labels(store, source)
     if out is not None:

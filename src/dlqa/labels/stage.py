@@ -72,6 +72,8 @@ def build_labels_context(run: StageRun) -> AgreementContext:
     path = Path(path)
     if not path.is_absolute() and "path" not in run.inputs:
         path = run.config.base_dir / path
+    # One name per table, however it was given (the adjudication queue is keyed by it).
+    path = path.expanduser().resolve()
     columns = {
         "item_column": run.inputs.get("item_column") or section.item_column,
         "annotator_column": run.inputs.get("annotator_column") or section.annotator_column,

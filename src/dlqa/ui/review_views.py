@@ -25,7 +25,7 @@ from dlqa.data.review_gallery import Media, collect_media
 from dlqa.report.media_types import image_data_uri
 from dlqa.sources.folder import display_name
 from dlqa.store import VERDICTS, NewVerdict, ReviewSampleRecord, Store, VerdictRecord
-from dlqa.ui.web import Forbidden, require_write
+from dlqa.ui.web import access_refusal
 
 # Per-sample tables kept open: a review page and each verdict read the same one or two.
 _PROFILES_KEPT = 4
@@ -49,11 +49,7 @@ def shown(text: Any) -> str:
 
 def read_only_reason(request: Any) -> str:
     """Why this request may not save (the dashboard's own words); empty when it may."""
-    try:
-        require_write(request)
-    except Forbidden as exc:
-        return str(exc)
-    return ""
+    return access_refusal(request)
 
 
 def os_user() -> str | None:

@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from dlqa._version import __version__
 from dlqa.store import Store, redact_url
@@ -77,18 +77,37 @@ def can_write(request: Any) -> bool:
     return bool(settings.token and given and hmac.compare_digest(given, settings.token))
 
 
-def require_write(request: Any) -> None:
-    """Raise :class:`Forbidden`, saying why, unless this request may save verdicts."""
+def access_refusal(request: Any) -> str:
+    """Why this request may not save verdicts (the dashboard's own words); empty when it may."""
     if can_write(request):
-        return
+        return ""
     settings = settings_of(request)
     if not settings.token:
-        raise Forbidden(
+        return (
             f"the dashboard is read-only: it listens on {settings.host}, not a loopback "
             "address, and no token was set (start it with --token or DLQA_UI_TOKEN)"
         )
-    raise Forbidden("this request carries no valid token: open the dashboard's URL with "
-                    "?token=... once, or send the X-DLQA-Token header")  # fmt: skip
+    return ("this request carries no valid token: open the dashboard's URL with ?token=... "
+            "once, or send the X-DLQA-Token header")  # fmt: skip
+
+
+def require_write(request: Any) -> None:
+    """Raise :class:`Forbidden`, saying why, unless this request may save verdicts.
+
+    Writes are JSON posted from the dashboard's own pages. A page of another site can post a
+    form to a loopback address without the browser asking first, but not a JSON body, and
+    the browser names its origin: so both are required, which keeps another site open in the
+    same browser from saving verdicts.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise Forbidden("verdicts are saved as JSON (Content-Type: application/json)")
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Forbidden(f"a write from another site ({origin}) is refused")
+    refusal = access_refusal(request)
+    if refusal:
+        raise Forbidden(refusal)
 
 
 @dataclass(frozen=True)
@@ -171,6 +190,7 @@ __all__ = [
     "TOKEN_COOKIE",
     "TOKEN_HEADER",
     "Forbidden",
+    "access_refusal",
     "Paging",
     "UiSettings",
     "can_write",
