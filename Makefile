@@ -78,6 +78,8 @@ bench: $(VENV)/.installed-dev postgresql
 	$(VENV)/bin/python benchmarks/parity.py
 	$(VENV)/bin/python benchmarks/bundle_throughput.py
 	$(VENV)/bin/python benchmarks/verdict_calibration.py
+	$(VENV)/bin/python benchmarks/scale_out.py
+	$(VENV)/bin/python benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .dlqa .pytest_cache .ruff_cache
