@@ -59,7 +59,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed-dev postgresql
-	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text,bench]'
+	$(PIP_INSTALL) -e '.[dev,torch,postgres,serve,text,dask,bench]'
 	$(VENV)/bin/python benchmarks/image_profile.py
 	$(VENV)/bin/python benchmarks/near_duplicates.py
 	$(VENV)/bin/python benchmarks/near_duplicate_threshold.py
