@@ -45,7 +45,7 @@ class DashboardTour:
         )
         return (
             f"Dashboard: {served} served from this store (slowest {slowest:.0f} ms), with "
-            f"{review} and {self.to_adjudicate} disputed votes in the adjudication queue{tail}. "
+            f"{review} and {self.to_adjudicate} disputed items in the adjudication queue{tail}. "
             f"Browse them: `cd {directory} && dlqa ui`."
         )
 
