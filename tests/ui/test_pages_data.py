@@ -15,7 +15,7 @@ from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.data.modalities import get_modality, profile_schema
 from dlqa.sources.folder import display_name
 from dlqa.store import Store
-from dlqa.ui.data_views import diff_path
+from dlqa.ui.data_views import diff_path, warm_recent_diffs
 
 ROWS_PER_GROUP = 2048  # as dlqa.data.profile writes them
 SCRIPT = "<script>alert(1)</script>"
@@ -282,3 +282,23 @@ def test_snapshots_of_different_sources_are_not_diffed(
     page = client.get(f"/data/diff?a={one}&b={two}")
     assert page.status_code == 400
     assert "different sources" in page.text and "/data/one" in page.text
+
+
+def test_the_dashboard_keeps_recent_diffs_ready(store: Store, client: Any, tmp_path: Path) -> None:
+    """`dlqa ui` computes each recent snapshot's diff with its predecessor in the background:
+    the link on /data then reads a kept file, even with both tables gone."""
+    from dlqa.ui.app import warm_in_background
+    from dlqa.ui.web import UiSettings
+
+    ids = [f"s{i:03d}.png" for i in range(300)]
+    first = add_snapshot(store, tmp_path, ids, label=["cat"] * 300)
+    second = add_snapshot(store, tmp_path, ids[10:], label=["cat"] * 290)
+    add_snapshot(store, tmp_path, ids, source="/data/other", label=["cat"] * 300)  # no pair
+    warm_in_background(UiSettings(store=store)).join(60)
+    old, new = store.get_snapshot(first), store.get_snapshot(second)
+    assert diff_path(store, old, new).is_file()
+    assert warm_recent_diffs(store) == 0  # nothing left to compute
+    for snapshot in (old, new):
+        store.artifacts.path(snapshot.table_digest).unlink()
+    page = client.get(f"/data/diff?a={first}&b={second}&change=removed")
+    assert page.status_code == 200 and "s009.png" in page.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from typing import Any
 
 from dlqa.core.errors import UsageError
@@ -84,6 +85,18 @@ def create_app(settings: UiSettings) -> Any:
     return app
 
 
+def warm_in_background(settings: UiSettings) -> threading.Thread:
+    """Compute the recent snapshots' diffs in a daemon thread (seconds each for a million
+    samples), so that the dashboard answers at once and those pages are ready when opened."""
+    from dlqa.ui.data_views import warm_recent_diffs
+
+    thread = threading.Thread(
+        target=warm_recent_diffs, args=(settings.store,), name="dlqa-ui-warm", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def serve_ui(settings: UiSettings, *, port: int = 8765, ready: Any = None) -> None:
     """Serve the dashboard on ``settings.host`` until Ctrl-C or SIGTERM."""
     from dlqa.deploy.server import bind, run_app_until_stopped
@@ -97,6 +110,7 @@ def serve_ui(settings: UiSettings, *, port: int = 8765, ready: Any = None) -> No
               file=sys.stderr)  # fmt: skip
     print(f"dlqa: dashboard on http://{settings.host}:{bound} (Ctrl-C to stop)",
           file=sys.stderr, flush=True)  # fmt: skip
+    warm_in_background(settings)
     run_app_until_stopped(app, sock, ready)
     print("dlqa: dashboard stopped", file=sys.stderr)
 

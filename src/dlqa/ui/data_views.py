@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from dlqa.runner import diff_snapshots
 from dlqa.sources.folder import display_name
 from dlqa.store import Store
-from dlqa.store.records import SnapshotRecord
+from dlqa.store.records import RUN_FINISHED, SnapshotRecord
 from dlqa.ui.sample_table import read_range
 
 DIFF_FORMAT = "1"  # bump when the kept file's layout changes: old files are then ignored
@@ -34,6 +34,8 @@ DIFF_ROWS_PER_GROUP = 4096
 CHANGE_KINDS = ("added", "removed", "label", "changed")
 BASE_COLUMNS = ("sample_id", "label", "split", "file_size", "error")
 MAX_PROPERTY_COLUMNS = 5
+# Snapshots whose diff with their predecessor `dlqa ui` computes in the background at start.
+WARMED_SNAPSHOTS = 20
 
 
 def shown(text: Any) -> str:
@@ -100,6 +102,26 @@ def kept_diff(store: Store, old: SnapshotRecord, new: SnapshotRecord) -> KeptDif
     if old.complete and new.complete and _write_kept(path, table, header):
         return _read_kept(path)
     return KeptDiff(header, table=table)
+
+
+def warm_recent_diffs(store: Store, recent: int = WARMED_SNAPSHOTS) -> int:
+    """Compute and keep the diff of each of the ``recent`` latest snapshots with the one before
+    it (the link every snapshot has on /data), so that the first person to follow it does not
+    wait for it; returns how many were computed. A diff that fails is left to the request,
+    which reports it."""
+    computed = 0
+    for listing in store.snapshot_page(0, recent):
+        if listing.previous_id is None or listing.run_status != RUN_FINISHED:
+            continue
+        try:
+            old = store.get_snapshot(listing.previous_id)
+            new = store.get_snapshot(listing.id)
+            if not diff_path(store, old, new).is_file() and old.complete:
+                kept_diff(store, old, new)
+                computed += 1
+        except Exception:  # noqa: BLE001 - the page that asks for it shows the problem
+            continue
+    return computed
 
 
 def _diff_table(diff: Any) -> tuple[pa.Table, dict[str, Any]]:
@@ -178,6 +200,7 @@ __all__ = [
     "KeptDiff",
     "diff_path",
     "kept_diff",
+    "warm_recent_diffs",
     "shown",
     "table_columns",
 ]
