@@ -22,8 +22,9 @@ from dlqa.core.results import Status  # noqa: E402
 from dlqa.deploy.exporter import export  # noqa: E402
 from dlqa.deploy.manifest import read_manifest  # noqa: E402
 from dlqa.deploy.predictor import load  # noqa: E402
-from dlqa.deploy.server import bind, serve, serving  # noqa: E402
+from dlqa.deploy.server import serve, serving  # noqa: E402
 from dlqa.deploy.smoke_test import Client, encode_multipart, smoke_result  # noqa: E402
+from dlqa.execute.http_server import bind, is_loopback  # noqa: E402
 
 KIDS_RULE = {"classes": ["stripe"], "slice": "audience", "values": ["kids"]}
 RAILS = {"min_confidence": 0.34, "forbidden": [KIDS_RULE]}
@@ -280,16 +281,17 @@ def test_a_public_host_without_token_is_served_with_a_warning(
     bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     from dlqa.deploy import server
+    from dlqa.execute import http_server
 
     class Idle:
         def run(self, sockets: list) -> None:
             sockets[0].close()
 
-    assert server.is_loopback("127.0.0.1") and server.is_loopback("::1")
-    assert server.is_loopback("localhost") and not server.is_loopback("0.0.0.0")
+    assert is_loopback("127.0.0.1") and is_loopback("::1")
+    assert is_loopback("localhost") and not is_loopback("0.0.0.0")
     # The socket stays on loopback: only the warning about the host is under test.
     monkeypatch.setattr(server, "bind", lambda host, port: bind("127.0.0.1", 0))
-    monkeypatch.setattr(server, "_uvicorn_server", lambda app, sock, ready: Idle())
+    monkeypatch.setattr(http_server, "_uvicorn_server", lambda app, sock, ready: Idle())
     serve(bundle, host="0.0.0.0", port=8000)
     err = capsys.readouterr().err
     assert "warning: serving on 0.0.0.0 without a token" in err

@@ -173,7 +173,7 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
 @contextlib.contextmanager
 def dashboard_in_thread(settings: Any) -> Iterator[str]:
     """The dashboard over ``settings`` in a thread of this process; yields its base URL."""
-    from dlqa.deploy.server import app_serving
+    from dlqa.execute.http_server import app_serving
     from dlqa.ui import create_app
 
     with app_serving(create_app(settings)) as url:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from dlqa.cli import exp_views
 from dlqa.cli.common import (
     AddressOption,
     AllowInconclusiveOption,
@@ -27,7 +27,7 @@ from dlqa.cli.common import (
     with_executor,
 )
 from dlqa.cli.exp_parts import (
-    one_decimal,
+    NameArgument,
     parse_change,
     parse_override,
     read_records,
@@ -44,8 +44,6 @@ from dlqa.runner.exp import (
     run_ablation,
     run_groups,
     run_sequential,
-    stored_group,
-    stored_groups,
 )
 
 app = typer.Typer(
@@ -53,8 +51,9 @@ app = typer.Typer(
     help="Experiment QA: seed groups with provenance, comparisons with statistics and guards.",
     no_args_is_help=True,
 )
+app.command("list")(exp_views.list_command)
+app.command("show")(exp_views.show_command)
 
-NameArgument = Annotated[str, typer.Argument(help="The seed group's name.", show_default=False)]
 MinEffectOption = Annotated[
     float | None, typer.Option(min=0.0, help="Smallest difference that matters.")
 ]
@@ -184,59 +183,6 @@ def record_command(
     )
     show_report(run.report, run.written, quiet=quiet)
     raise typer.Exit(run.exit_code)
-
-
-@app.command("list")
-def list_command(db: DbOption = None) -> None:
-    """The stored seed groups: name, seeds (finished / all), reproducible, latest run."""
-    with open_configured_store(db) as store:
-        groups = stored_groups(store)
-        table = Table("group", "seeds ok", "reproducible", "metrics", "run", "created")
-        for name in sorted(groups):
-            group = stored_group(store, name)
-            table.add_row(
-                name,
-                f"{len(group.ok)}/{len(group.seeds)}",
-                "yes" if group.reproducible else "NO",
-                ", ".join(group.metric_names()),
-                str(group.run_id),
-                group.created_at or "-",
-            )
-    stdout.print(table if groups else "no seed groups stored yet (dlqa exp run NAME -- CMD)")
-
-
-@app.command("show")
-def show_command(name: NameArgument, db: DbOption = None) -> None:
-    """One group's seeds with their metrics, status, wall time and peak memory."""
-    with open_configured_store(db) as store:
-        group = stored_group(store, name)
-    metrics = group.metric_names()
-    table = Table(
-        "seed",
-        "status",
-        *metrics,
-        "wall s",
-        "peak MB",
-        "note",
-        title=f"{group.name} (run {group.run_id}, {group.source})",
-    )
-    for seed in group.seeds:
-        values = [f"{seed.metrics[m]:.4g}" if m in seed.metrics else "-" for m in metrics]
-        table.add_row(
-            str(seed.seed),
-            seed.status,
-            *values,
-            one_decimal(seed.wall_s),
-            one_decimal(seed.max_rss_mb),
-            seed.reason or "",
-        )
-    stdout.print(table)
-    git = group.git or {}
-    stdout.print(
-        f"commit {git.get('commit') or '-'}; reproducible: "
-        + ("yes" if group.reproducible else f"NO ({group.why_not_reproducible})"),
-        highlight=False,
-    )
 
 
 @app.command("compare")

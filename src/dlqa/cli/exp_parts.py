@@ -1,16 +1,22 @@
-"""The small pieces of ``dlqa exp``: reading imported runs, parsing NAME=VALUE options, and
-the terminal's lines for a comparison (seed dots on one scale, a sequential path)."""
+"""The small pieces of ``dlqa exp``: the group-name argument, reading imported runs, parsing
+NAME=VALUE options, and the terminal's lines for a comparison (seed dots on one scale, a
+sequential path)."""
 
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from dlqa.core.errors import UsageError
 from dlqa.exp.groups import SEED_OK, SeedRecord
 
 DOT_WIDTH = 48
+
+NameArgument = Annotated[str, typer.Argument(help="The seed group's name.", show_default=False)]
 
 
 def seed_dot_lines(result: object) -> list[str]:

@@ -35,7 +35,7 @@ def ui_command(
     """Serve the dashboard: the latest check with its gates, data snapshots and their diffs,
     evaluation, deployment, experiments, releases and training runs, and the review and
     adjudication queues. Runs until Ctrl-C (exit code 0); 2 when the port is taken."""
-    from dlqa.deploy.server import is_loopback
+    from dlqa.execute.http_server import is_loopback
     from dlqa.ui import UiSettings, serve_ui
 
     store = open_configured_store(db)

@@ -83,7 +83,7 @@ def run_dashboard_part(config: Config, check_run_id: int) -> DashboardTour:
     """Draw the review sample from the snapshot of the `dlqa check` run, then serve the
     dashboard on a loopback port and fetch each of its pages once."""
     from dlqa.core.errors import UsageError
-    from dlqa.deploy.server import app_serving
+    from dlqa.execute.http_server import app_serving
     from dlqa.runner.labels import items_to_adjudicate, latest_agreement_runs
     from dlqa.runner.review import sample_for_review
     from dlqa.ui import UiSettings, create_app

@@ -16,7 +16,6 @@ library speaks HTTP here, so that the check runs where dlqa's serve extra is not
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ import numpy as np
 from dlqa.core.errors import UsageError
 from dlqa.core.results import CheckResult, Evidence, Status
 from dlqa.deploy.manifest import read_manifest
+from dlqa.execute.http_server import is_loopback
 
 CHECK_ID = "deploy.smoke"
 FILES_PER_REQUEST = 16  # keeps each upload well under the server's body cap
@@ -71,7 +71,7 @@ class Client:
         self.timeout = timeout
         host = urllib.parse.urlsplit(self.base).hostname or ""
         # A proxy from the environment must not carry a loopback request away from this host.
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
+        handlers = [urllib.request.ProxyHandler({})] if is_loopback(host) else []
         self.opener = urllib.request.build_opener(*handlers)
 
     def request(self, path: str, body: bytes | None = None, kind: str | None = None) -> Any:
@@ -123,13 +123,6 @@ def normalize_url(url: str) -> str:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise UsageError(f"{url} is not an http(s) URL")
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _refusal(url: str, status: int, payload: Any) -> str:

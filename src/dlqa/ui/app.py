@@ -99,7 +99,7 @@ def warm_in_background(settings: UiSettings) -> threading.Thread:
 
 def serve_ui(settings: UiSettings, *, port: int = 8765, ready: Any = None) -> None:
     """Serve the dashboard on ``settings.host`` until Ctrl-C or SIGTERM."""
-    from dlqa.deploy.server import bind, run_app_until_stopped
+    from dlqa.execute.http_server import bind, run_app_until_stopped
 
     app = create_app(settings)
     sock = bind(settings.host, port)
