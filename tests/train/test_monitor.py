@@ -14,19 +14,9 @@ from dlqa.core.errors import UsageError  # noqa: E402
 from dlqa.core.results import Status  # noqa: E402
 from dlqa.train.monitor import TrainingMonitor, monitor  # noqa: E402
 from dlqa.train.monitor_rules import loss_spikes  # noqa: E402
+from tests.train.buggy_models import LogOfShifted  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class LogOfShifted(nn.Module):
-    """log(x + shift): finite while shift keeps the argument positive, NaN once it does not."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shift = 100.0
-
-    def forward(self, x):
-        return torch.log(x + self.shift)
 
 
 def classification_data(n=128, features=10, classes=3, seed=0):

@@ -145,13 +145,13 @@ def build_context(report: Report, *, charts: bool = True) -> dict[str, Any]:
     }
 
 
-def template_environment() -> Any:
-    """The jinja2 environment of dlqa's HTML templates: every value escaped unless marked
-    safe, a missing variable an error."""
+def template_environment(folder: Path | None = None) -> Any:
+    """The jinja2 environment of dlqa's HTML templates (the report's, or those in ``folder``:
+    the dashboard's): every value escaped unless marked safe, a missing variable an error."""
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.FileSystemLoader(folder or Path(__file__).parent / "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -46,7 +46,6 @@ class UiSettings:
     host: str = "127.0.0.1"
     token: str | None = None
     loopback: bool = True
-    title: str = field(default="dlqa")
 
     @property
     def writable_without_token(self) -> bool:
@@ -152,17 +151,11 @@ def page_links(request: Any, paging: Paging, shown: int, total: int | None) -> d
 
 
 def template_environment() -> Any:
-    """The dashboard's jinja2 environment: every value escaped unless marked safe, a missing
-    variable an error."""
-    import jinja2
+    """The dashboard's jinja2 environment: the report's settings over the dashboard's
+    templates."""
+    from dlqa.report.html import template_environment as environment_over
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return environment_over(TEMPLATES)
 
 
 def render(request: Any, template: str, status_code: int = 200, **context: Any) -> Any:
